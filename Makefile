@@ -1,0 +1,183 @@
+# yank: libyank, yankctl, tests.  GNU make; everything is built under build/.
+#   make            library, yankctl, tests, examples
+#   make test       run the test suite (SANITIZE=1: under ASan+UBSan)
+#   make demo       live multi-process demonstration
+#   make bench      SPEC §8 figures into bench/results.json
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION     := 0.1.0
+SOMAJOR     := 0
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+WERROR      ?= 1
+SANITIZE    ?=
+
+ifeq ($(SANITIZE),)
+B := build
+SAN_FLAGS :=
+else
+B := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat
+PKG_CONFIG  ?= pkg-config
+MSGPACK_PC  := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+LIB_PCS     := liburcu-bp $(MSGPACK_PC)
+LIB_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LIB_PCS) 2>/dev/null)
+LIB_LIBS    := $(shell $(PKG_CONFIG) --libs $(LIB_PCS) 2>/dev/null) -pthread
+JSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
+CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	-Wvla -Wformat=2 -Wundef -fno-common -Werror=implicit-function-declaration
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude -MMD -MP
+override CFLAGS   += -std=gnu11 -O2 -g -fvisibility=hidden $(WARN) $(if $(filter 1,$(WERROR)),-Werror) $(SAN_FLAGS)
+override LDFLAGS  += $(SAN_FLAGS)
+
+LIB_SRCS  := $(sort $(wildcard libshm/*.c))
+LIB_OBJS  := $(LIB_SRCS:libshm/%.c=$(B)/obj/%.o)
+LIB_PICS  := $(LIB_SRCS:libshm/%.c=$(B)/obj/%.os)
+LIB_TOBJS := $(LIB_SRCS:libshm/%.c=$(B)/obj/%.to)
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+TOOL_OBJS := $(TOOL_SRCS:tools/%.c=$(B)/obj/tools/%.o)
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(wildcard tests/integration/test-*.c))
+HELPERS     := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(wildcard tests/helpers/*.c))
+EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay-%,$(FUZZ_SRCS))
+BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+
+SOLIB := $(B)/libyank.so.$(VERSION)
+
+.PHONY: all lib test check demo bench install uninstall clean deps fuzz soak check-symbols
+.DELETE_ON_ERROR:
+
+all: lib $(B)/yankctl $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS) $(EXAMPLES) $(FUZZ_REPLAY)
+
+lib: $(SOLIB) $(B)/libyank.a $(B)/libyank-test.a $(B)/yank.pc
+
+# Installs what is missing when we are root, otherwise says what to run.
+deps:
+	@missing=""; for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "deps: installing$$missing"; \
+			(apt-get install -y -q $$missing || (apt-get update -q && apt-get install -y -q $$missing)) >/dev/null \
+				|| { echo "deps: apt-get install$$missing failed" >&2; exit 1; }; \
+		else \
+			echo "deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+		fi; \
+	fi
+
+$(B)/obj/%.o: libshm/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+$(B)/obj/%.os: libshm/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+# The test build: the same sources with fault-injection points compiled in.
+$(B)/obj/%.to: libshm/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+
+$(SOLIB): $(LIB_PICS) libshm/libyank.map
+	$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
+		-Wl,--version-script=libshm/libyank.map -Wl,-z,defs $(LDFLAGS) $(LIB_LIBS)
+	ln -sf libyank.so.$(VERSION) $(B)/libyank.so.$(SOMAJOR)
+	ln -sf libyank.so.$(SOMAJOR) $(B)/libyank.so
+$(B)/libyank.a: $(LIB_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+$(B)/libyank-test.a: $(LIB_TOBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+$(B)/yank.pc: libshm/yank.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|' $< > $@
+
+$(B)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itools $(CFLAGS) -c -o $@ $<
+$(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
+
+# White-box unit tests see libshm/ internals and the fault points.
+$(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
+# Black-box integration tests use yank.h only.
+$(B)/tests/%: tests/integration/%.c $(B)/libyank-test.a tests/unit/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
+$(B)/tests/helpers/%: tests/helpers/%.c $(B)/libyank-test.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS)
+$(B)/examples/%: examples/%.c $(B)/libyank.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS)
+# Fuzz targets double as corpus-replay programs in every test run.
+$(B)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libyank-test.a $(B)/libyankctl-test.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itools $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(LDFLAGS) $(B)/libyankctl-test.a $(B)/libyank-test.a $(LIB_LIBS) $(JSON_LIBS)
+# yankctl's parsers without its main(), for the fuzz targets.
+$(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o,$(TOOL_OBJS))
+	rm -f $@ && $(AR) rcs $@ $^
+
+test check: deps
+	$(MAKE) all
+	B=$(B) tests/run-tests.sh
+
+# Everything the tests do, for longer: chaos for minutes instead of seconds.
+soak: deps
+	$(MAKE) all
+	B=$(B) YANK_SOAK=1 tests/run-tests.sh
+
+demo: deps
+	$(MAKE) lib $(B)/yankctl $(EXAMPLES)
+	B=$(B) examples/demo.sh
+
+bench: deps
+	$(MAKE) lib $(B)/yankctl $(BENCHES) $(EXAMPLES)
+	B=$(B) bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(MAKE) lib $(B)/libyankctl-test.a
+	B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# Only yank_* may be exported by the shared library.
+check-symbols: $(SOLIB)
+	@bad=$$(nm -D --defined-only $(SOLIB) | awk '$$2 ~ /[TDBR]/ {print $$3}' | grep -v '^yank_' | grep -v '^LIBYANK'); \
+	if [ -n "$$bad" ]; then echo "exported non-yank symbols: $$bad" >&2; exit 1; fi; echo "check-symbols: ok"
+
+install: lib $(B)/yankctl
+	install -D -m 0755 $(SOLIB) $(DESTDIR)$(LIBDIR)/libyank.so.$(VERSION)
+	ln -sf libyank.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libyank.so.$(SOMAJOR)
+	ln -sf libyank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libyank.so
+	install -D -m 0644 $(B)/libyank.a $(DESTDIR)$(LIBDIR)/libyank.a
+	install -D -m 0644 include/yank.h $(DESTDIR)$(INCLUDEDIR)/yank.h
+	install -D -m 0644 $(B)/yank.pc $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
+	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
+	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
+	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
+	for m in docs/*.7; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/$$(basename $$m); done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libyank.so* $(DESTDIR)$(LIBDIR)/libyank.a $(DESTDIR)$(INCLUDEDIR)/yank.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl
+	for m in docs/*.[137]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
+
+clean:
+	rm -rf build bench/results.json
+
+-include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d)

@@ -1,0 +1,203 @@
+/*
+ * libyank: a cross-process registry of "yank" instances.
+ *
+ * A program registers instances (a block node, a chardev, the migration
+ * stream) and the functions or socket fds that yank them.  Any process of
+ * the same user that opens the same registry, and the yankctl(1) tool, can
+ * then list them and yank them: fds are shut down with
+ * shutdown(fd, SHUT_RDWR), callbacks run in their owner's process.
+ *
+ * Every call returns 0 (or a count) on success and a negative errno value
+ * on failure; yank_strerror() describes it.  All calls are thread-safe.
+ *
+ * Caveats:
+ *  - After fork() the child owns nothing the parent registered, and the
+ *    child's handle may only be used to register anew or to be closed.
+ *  - The first yank_register_function() or yank_register_fd() on a handle
+ *    starts one agent thread for it, with every signal blocked.  Callbacks
+ *    run on that thread: they must not block and must not take locks a hung
+ *    thread could hold.
+ *  - The library installs no signal handler, never exits or aborts its
+ *    host, prints nothing, and opens every fd close-on-exec.
+ *  - The segment is shared memory: a process that can open it can corrupt
+ *    it.  Readers check everything they read and answer -EPROTO.
+ */
+#ifndef YANK_H
+#define YANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define YANK_VERSION_MAJOR 0
+#define YANK_VERSION_MINOR 1
+#define YANK_VERSION_PATCH 0
+
+/* Longest instance name, in bytes, without the terminating NUL. */
+#define YANK_NAME_MAX 255
+
+typedef struct yank_registry yank_registry;
+
+enum yank_type { YANK_BLOCK_NODE = 1, YANK_CHARDEV, YANK_MIGRATION };
+
+/* @name is NULL for YANK_MIGRATION and a UTF-8 string for the others. */
+struct yank_instance {
+	enum yank_type type;
+	const char *name;
+};
+
+typedef void yank_fn(void *opaque);
+
+/* What yank_query() reports for each instance. */
+struct yank_instance_info {
+	enum yank_type type;
+	const char *name;       /* NULL for migration */
+	pid_t pid;              /* owner process */
+	unsigned int n_fds;     /* fd records */
+	unsigned int n_callbacks; /* callback records */
+	int owner_alive;        /* 0 when the owner died and was not reaped yet */
+	uint64_t order;         /* registration sequence number, increasing */
+};
+
+/* Options for yank_open_with(); zero fields take the defaults. */
+struct yank_open_opts {
+	uint32_t max_instances;   /* default 16384; fixed when the segment is created */
+	uint32_t max_records;     /* default 65536; fixed when the segment is created */
+	uint32_t max_processes;   /* default 4096; fixed when the segment is created */
+	uint32_t lock_timeout_ms; /* registry lock wait bound, default 5000 */
+	uint32_t agent_timeout_ms; /* wait for another process's agent, default 1000 */
+	int use_group;            /* non-zero: the segment is mode 0660 for @group */
+	gid_t group;
+};
+
+/* Why one record of a yank could not be carried out. */
+enum yank_failure_kind {
+	YANK_FAIL_STALE = 1,    /* fd number now names another file: left alone */
+	YANK_FAIL_OWNER_GONE,   /* owner exited before it could be reached */
+	YANK_FAIL_NO_AGENT,     /* owner's agent did not answer (stopped?) */
+	YANK_FAIL_FALLBACK,     /* pidfd fallback refused (see err) */
+	YANK_FAIL_CALLBACK,     /* callback could not be run (owner stopped or gone) */
+	YANK_FAIL_SHUTDOWN,     /* shutdown() itself failed (see err) */
+	YANK_FAIL_PROTOCOL,     /* the agent answered something malformed */
+};
+
+struct yank_failure {
+	enum yank_type type;
+	const char *name;       /* NULL for migration */
+	pid_t pid;              /* owner */
+	int fd;                 /* fd number in the owner, or -1 for a callback */
+	enum yank_failure_kind kind;
+	int err;                /* negative errno with more detail, or 0 */
+};
+
+/* Health of a segment, from yank_status(). */
+struct yank_status {
+	uint32_t layout_version;
+	uint64_t segment_bytes;
+	uint32_t max_instances, max_records, max_processes;
+	uint32_t used_instances, used_records, used_processes;
+	uint32_t live_processes, dead_processes;
+	pid_t lock_holder;        /* 0 when the registry lock is free */
+	int lock_holder_alive;
+	uint32_t torn_slots;      /* slots a writer left mid-update */
+	int integrity;            /* 0, or -EPROTO when the check failed */
+	char integrity_detail[160];
+};
+
+/*
+ * Open (creating it if needed) the registry in POSIX shared-memory segment
+ * @segment, e.g. "/yank-test".  NULL means $YANK_SEGMENT, or "/yank-<uid>".
+ * Returns 0, -EINVAL, -ENAMETOOLONG, -EACCES (not ours, or not permitted),
+ * -EPROTO (not a registry, or another layout version), -ETIMEDOUT (its
+ * creator did not finish), -ENOMEM.
+ */
+int yank_open(const char *segment, yank_registry **out);
+int yank_open_with(const char *segment, const struct yank_open_opts *opts, yank_registry **out);
+
+/*
+ * Open an existing segment only: -ENOENT when there is none.  Creates
+ * nothing, which is what a tool that only looks should use.
+ */
+int yank_open_existing(const char *segment, const struct yank_open_opts *opts,
+		       yank_registry **out);
+
+/* Unregister everything this process owns in @reg, stop its agent, free it. */
+void yank_close(yank_registry *reg);
+
+/*
+ * Instances.  Returns 0, -EINVAL (bad type or name), -ENAMETOOLONG,
+ * -EEXIST (registered by any process), -ENOENT (unregister: none such, or
+ * not ours), -EBUSY (unregister: functions remain), -ENOSPC, -ETIMEDOUT,
+ * -EPROTO.
+ */
+int yank_register_instance(yank_registry *reg, const struct yank_instance *inst);
+int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst);
+
+/*
+ * Callback records.  @fn(@opaque) runs on this process's agent thread when
+ * the instance is yanked.  Once yank_unregister_function() returns, that
+ * record is not running and will not run.  -ENOENT when the instance is not
+ * this process's, or (unregister) no such record.
+ */
+int yank_register_function(yank_registry *reg, const struct yank_instance *inst, yank_fn *fn,
+			   void *opaque);
+int yank_unregister_function(yank_registry *reg, const struct yank_instance *inst, yank_fn *fn,
+			     void *opaque);
+
+/*
+ * Fd records: @fd must be a socket; a yank calls shutdown(fd, SHUT_RDWR) on
+ * it and nothing else.  Once yank_unregister_fd() returns, no shutdown of
+ * @fd is in flight (except on the pidfd fallback path, see yank(7)).
+ * -ENOTSOCK when @fd is not a socket, -EBADF when it is not open.
+ */
+int yank_register_fd(yank_registry *reg, const struct yank_instance *inst, int fd);
+int yank_unregister_fd(yank_registry *reg, const struct yank_instance *inst, int fd);
+
+/*
+ * Yank the @n instances of @list, whichever processes own them.  All are
+ * looked up first: if one is missing, -ENOENT and nothing is yanked.
+ * Returns 0 when every function ran, -EIO when some could not be run.
+ */
+int yank_yank(yank_registry *reg, const struct yank_instance *list, size_t n);
+
+/*
+ * As yank_yank(), and on -EIO (or 0) also hands back what could not be
+ * done: *out (free with yank_failures_free()) and *n_out.
+ */
+int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
+		       struct yank_failure **out, size_t *n_out);
+void yank_failures_free(struct yank_failure *f, size_t n);
+
+/* Every instance, oldest registration first.  Free with yank_query_free(). */
+int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n);
+void yank_query_free(struct yank_instance_info *info, size_t n);
+
+/* Remove the records of processes that are gone; *reaped counts the instances. */
+int yank_gc(yank_registry *reg, size_t *reaped);
+
+/* Fill @out; returns 0 even when the integrity check fails (see out->integrity). */
+int yank_status(yank_registry *reg, struct yank_status *out);
+
+/* The segment name @reg was opened with. */
+const char *yank_segment_name(const yank_registry *reg);
+
+const char *yank_strerror(int err);
+const char *yank_version(void);
+
+/* "block-node", "chardev", "migration", or NULL for a bad value. */
+const char *yank_type_name(enum yank_type type);
+
+/*
+ * Check a name as the library would: 0, -EINVAL (NULL for a named type,
+ * empty, not UTF-8, control bytes, or a name for migration), -ENAMETOOLONG.
+ */
+int yank_check_instance(const struct yank_instance *inst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

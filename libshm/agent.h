@@ -1,0 +1,41 @@
+/*
+ * The agent: one thread per handle that owns records, serving yank requests
+ * from other processes on an abstract Unix socket.
+ */
+#ifndef YANK_AGENT_H
+#define YANK_AGENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+struct agent;
+struct local;
+
+struct agent_cfg {
+	struct local *local;
+	uid_t uid;
+	int use_group;
+	gid_t group;
+	uint32_t timeout_ms; /* how long a yanker may take to report its fds done */
+};
+
+int yank__agent_start(const struct agent_cfg *cfg, struct agent **out);
+void yank__agent_stop(struct agent *a);
+/* In a forked child: the thread is not there; close its fds, free it. */
+void yank__agent_forget(struct agent *a);
+const char *yank__agent_addr(const struct agent *a, uint32_t *len);
+
+/*
+ * Run one record of this process, in this thread, as a yank would: the
+ * callback is called, or the fd shut down after its identity check.
+ * Returns WS_RAN, WS_GONE or WS_FAILED (*err set).  Must not be called from
+ * inside a yank callback.
+ */
+uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *err);
+
+/* Non-zero on a thread that is running a yank callback right now. */
+int yank__in_callback(void);
+
+#endif

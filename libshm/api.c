@@ -1,0 +1,649 @@
+/*
+ * Every exported yank_* entry point: argument checks, then composition of
+ * the modules.  Writers take the registry lock, bounded; readers never do.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yank.h>
+
+#include "agent.h"
+#include "dispatch.h"
+#include "handle.h"
+#include "handoff.h"
+#include "internal.h"
+#include "local.h"
+#include "lock.h"
+#include "owner.h"
+#include "recover.h"
+#include "registry.h"
+#include "segment.h"
+
+#define DEF_INSTANCES 16384
+#define DEF_RECORDS 65536
+#define DEF_PROCESSES 4096
+#define DEF_LOCK_MS 5000
+#define DEF_AGENT_MS 1000
+
+/* Every open handle, so that a forked child can disown them all. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct yank_registry *open_list;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&open_mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&open_mu);
+}
+
+/* SPEC §2.9: the child owns nothing of the parent's, and has no agent. */
+static void fork_child(void)
+{
+	pthread_mutex_init(&open_mu, NULL);
+	for (struct yank_registry *r = open_list; r; r = r->next_open) {
+		r->have_proc = 0;
+		if (r->local)
+			yank__local_forget(r->local);
+		yank__agent_forget(r->agent);
+		r->agent = NULL;
+	}
+}
+
+static void install_fork_hooks(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ---- names ---- */
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF, no controls. */
+static int check_name(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t n;
+		uint32_t cp;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return -EINVAL;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return -EINVAL;
+		if (i + n >= len)
+			return -EINVAL;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -EINVAL;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+			return -EINVAL;
+		i += n + 1;
+	}
+	return 0;
+}
+
+YANK_PUBLIC int yank_check_instance(const struct yank_instance *inst)
+{
+	if (!inst)
+		return -EINVAL;
+	if (inst->type == YANK_MIGRATION)
+		return inst->name ? -EINVAL : 0;
+	if (inst->type != YANK_BLOCK_NODE && inst->type != YANK_CHARDEV)
+		return -EINVAL;
+	if (!inst->name || !inst->name[0])
+		return -EINVAL;
+	size_t len = strnlen(inst->name, YANK_NAME_MAX + 1);
+	if (len > YANK_NAME_MAX)
+		return -ENAMETOOLONG;
+	return check_name((const unsigned char *)inst->name, len);
+}
+
+YANK_PUBLIC const char *yank_type_name(enum yank_type type)
+{
+	switch (type) {
+	case YANK_BLOCK_NODE:
+		return "block-node";
+	case YANK_CHARDEV:
+		return "chardev";
+	case YANK_MIGRATION:
+		return "migration";
+	}
+	return NULL;
+}
+
+YANK_PUBLIC const char *yank_version(void)
+{
+	return "0.1.0";
+}
+
+/* ---- open and close ---- */
+
+static int open_common(const char *segment, const struct yank_open_opts *opts, int create,
+		       yank_registry **out)
+{
+	if (!out)
+		return -EINVAL;
+	pthread_once(&fork_once, install_fork_hooks);
+	struct yank_open_opts o = opts ? *opts : (struct yank_open_opts){ 0 };
+	struct seg_params p = {
+		.cap_proc = o.max_processes ? o.max_processes : DEF_PROCESSES,
+		.cap_inst = o.max_instances ? o.max_instances : DEF_INSTANCES,
+		.cap_rec = o.max_records ? o.max_records : DEF_RECORDS,
+		.use_group = o.use_group,
+		.group = o.group,
+		.wait_ms = o.lock_timeout_ms ? o.lock_timeout_ms : DEF_LOCK_MS,
+	};
+	if (create && !yank__seg_bytes(p.cap_proc, p.cap_inst, p.cap_rec))
+		return -EINVAL;
+	struct yank_registry *reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return -ENOMEM;
+	int r = yank__seg_open(segment, &p, create, &reg->seg);
+	if (r < 0) {
+		free(reg);
+		return r;
+	}
+	reg->lock_ms = p.wait_ms;
+	reg->agent_ms = o.agent_timeout_ms ? o.agent_timeout_ms : DEF_AGENT_MS;
+	reg->uid = geteuid();
+	reg->use_group = (reg->seg.hdr->flags & SEG_F_GROUP) != 0;
+	reg->group = (gid_t)reg->seg.hdr->gid;
+	pthread_mutex_lock(&open_mu);
+	reg->next_open = open_list;
+	open_list = reg;
+	pthread_mutex_unlock(&open_mu);
+	*out = reg;
+	return 0;
+}
+
+YANK_PUBLIC int yank_open_with(const char *segment, const struct yank_open_opts *opts,
+			       yank_registry **out)
+{
+	return open_common(segment, opts, 1, out);
+}
+
+YANK_PUBLIC int yank_open(const char *segment, yank_registry **out)
+{
+	return open_common(segment, NULL, 1, out);
+}
+
+YANK_PUBLIC int yank_open_existing(const char *segment, const struct yank_open_opts *opts,
+				   yank_registry **out)
+{
+	return open_common(segment, opts, 0, out);
+}
+
+YANK_PUBLIC const char *yank_segment_name(const yank_registry *reg)
+{
+	return reg ? reg->seg.name : NULL;
+}
+
+YANK_PUBLIC void yank_close(yank_registry *reg)
+{
+	if (!reg)
+		return;
+	pthread_mutex_lock(&open_mu);
+	for (struct yank_registry **p = &open_list; *p; p = &(*p)->next_open)
+		if (*p == reg) {
+			*p = reg->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_mu);
+	/* Stop serving first, then drain: nothing of ours may run after this. */
+	yank__agent_stop(reg->agent);
+	if (reg->local && !yank__in_callback()) {
+		yank__local_take_all(reg->local, reg->agent_ms);
+		yank__local_free(reg->local);
+	}
+	if (reg->have_proc && yank__lock(&reg->seg, reg->lock_ms) == 0) {
+		if (yank__proc_owned(&reg->seg, reg->proc, reg->proc_gen, yank__self()->pid))
+			yank__proc_release(&reg->seg, reg->proc);
+		yank__unlock(&reg->seg);
+	}
+	/* If the lock was not to be had, our records stay until the reaper
+	 * finds this process gone: never lost, only late. */
+	yank__seg_close(&reg->seg);
+	free(reg);
+}
+
+/* ---- writers ---- */
+
+static int locked(yank_registry *reg)
+{
+	int r = yank__lock(&reg->seg, reg->lock_ms);
+	if (r == 0)
+		yank__reap_maybe(&reg->seg);
+	return r;
+}
+
+/* Lock held: our process slot, claimed on first use. */
+static int ensure_proc(yank_registry *reg)
+{
+	const struct owner_id *me = yank__self();
+	if (reg->have_proc && yank__proc_owned(&reg->seg, reg->proc, reg->proc_gen, me->pid))
+		return 0;
+	int r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
+	if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
+		r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
+	if (r == 0)
+		reg->have_proc = 1;
+	return r;
+}
+
+static const char *inst_name(const struct yank_instance *inst, size_t *len)
+{
+	const char *n = inst->name ? inst->name : "";
+	*len = strlen(n);
+	return n;
+}
+
+/* Lock held: find an instance; a chain the repair must mend is mended once. */
+static int find(yank_registry *reg, const struct yank_instance *inst, uint32_t *idx)
+{
+	size_t len;
+	const char *name = inst_name(inst, &len);
+	int r = yank__inst_find(&reg->seg, (uint32_t)inst->type, name, len, idx);
+	if (r == -EPROTO) {
+		yank__repair(&reg->seg);
+		r = yank__inst_find(&reg->seg, (uint32_t)inst->type, name, len, idx);
+	}
+	return r;
+}
+
+/* Lock held: find an instance this process owns. */
+static int find_mine(yank_registry *reg, const struct yank_instance *inst, uint32_t *idx,
+		     uint64_t *gen)
+{
+	int r = find(reg, inst, idx);
+	if (r < 0)
+		return r;
+	const struct inst_slot *in = &reg->seg.insts[*idx];
+	if (!reg->have_proc || in->proc != reg->proc || in->proc_gen != reg->proc_gen)
+		return -ENOENT;
+	*gen = in->h.gen;
+	return 0;
+}
+
+static int check_args(yank_registry *reg, const struct yank_instance *inst)
+{
+	if (!reg)
+		return -EINVAL;
+	return yank_check_instance(inst);
+}
+
+YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	r = locked(reg);
+	if (r < 0)
+		return r;
+	uint32_t idx;
+	uint64_t gen;
+	r = find(reg, inst, &idx);
+	if (r == 0) {
+		/* Held by a process that is gone?  Then it is not held. */
+		uint32_t pi = reg->seg.insts[idx].proc;
+		const struct proc_slot *p = &reg->seg.procs[pi < reg->seg.cap_proc ? pi : 0];
+		if (pi >= reg->seg.cap_proc || !yank__owner_alive(p->pid, p->start_time)) {
+			yank__reap(&reg->seg);
+			r = find(reg, inst, &idx);
+		}
+	}
+	if (r == 0)
+		r = -EEXIST;
+	else if (r == -ENOENT)
+		r = ensure_proc(reg);
+	if (r == 0) {
+		size_t len;
+		const char *name = inst_name(inst, &len);
+		r = yank__inst_claim(&reg->seg, reg->proc, reg->proc_gen, (uint32_t)inst->type,
+				     name, len, &idx, &gen);
+		if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
+			r = yank__inst_claim(&reg->seg, reg->proc, reg->proc_gen,
+					     (uint32_t)inst->type, name, len, &idx, &gen);
+	}
+	yank__unlock(&reg->seg);
+	return r;
+}
+
+YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	r = locked(reg);
+	if (r < 0)
+		return r;
+	uint32_t idx;
+	uint64_t gen;
+	r = find_mine(reg, inst, &idx, &gen);
+	if (r == 0 && (reg->seg.insts[idx].n_fds || reg->seg.insts[idx].n_cbs))
+		r = -EBUSY;
+	if (r == 0)
+		yank__inst_release(&reg->seg, idx);
+	yank__unlock(&reg->seg);
+	return r;
+}
+
+/* Lock held: the local table and the agent, started on the first record. */
+static int ensure_agent(yank_registry *reg)
+{
+	int r = 0;
+	if (!reg->local)
+		r = yank__local_new(reg->seg.cap_rec, &reg->local);
+	if (r == 0 && !reg->agent) {
+		struct agent_cfg cfg = { reg->local, reg->uid, reg->use_group, reg->group,
+					 reg->agent_ms };
+		r = yank__agent_start(&cfg, &reg->agent);
+		if (r == 0) {
+			uint32_t len;
+			const char *addr = yank__agent_addr(reg->agent, &len);
+			yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
+		}
+	}
+	return r;
+}
+
+static int add_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+		      int fd, yank_fn *fn, void *opaque)
+{
+	struct local_rec lr = { .kind = kind, .fd = fd, .fn = fn, .opaque = opaque };
+	if (kind == REC_FD) {
+		int r = yank__sock_identity(fd, &lr.dev, &lr.ino);
+		if (r < 0)
+			return r;
+	}
+	int r = locked(reg);
+	if (r < 0)
+		return r;
+	r = find_mine(reg, inst, &lr.inst, &lr.inst_gen);
+	if (r == 0)
+		r = ensure_agent(reg);
+	if (r == 0)
+		r = yank__rec_claim(&reg->seg, lr.inst, kind, fd, lr.dev, lr.ino, &lr.rec,
+				    &lr.rec_gen);
+	if (r == 0) {
+		r = yank__local_add(reg->local, &lr);
+		if (r < 0)
+			yank__rec_release(&reg->seg, lr.rec);
+	}
+	yank__unlock(&reg->seg);
+	return r;
+}
+
+static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+			 int fd, yank_fn *fn, void *opaque)
+{
+	/* Waiting for a grace period inside a read-side section would never end. */
+	if (yank__in_callback())
+		return -EDEADLK;
+	int r = locked(reg);
+	if (r < 0)
+		return r;
+	uint32_t idx;
+	uint64_t gen;
+	r = find_mine(reg, inst, &idx, &gen);
+	yank__unlock(&reg->seg);
+	if (r < 0)
+		return r;
+	if (!reg->local)
+		return -ENOENT;
+	uint32_t rec;
+	uint64_t rec_gen;
+	/* Unpublish and drain outside the registry lock: the drain may wait
+	 * for a yanker, and no other process should wait behind that. */
+	r = yank__local_take(reg->local, idx, gen, kind, fd, fn, opaque, reg->agent_ms + 1000,
+			     &rec, &rec_gen);
+	if (r < 0 && r != -ETIMEDOUT)
+		return r;
+	int l = yank__lock(&reg->seg, reg->lock_ms);
+	if (l < 0)
+		return l;
+	const struct rec_slot *rs = &reg->seg.recs[rec];
+	if (rs->h.state == SLOT_LIVE && rs->h.gen == rec_gen)
+		yank__rec_release(&reg->seg, rec);
+	yank__unlock(&reg->seg);
+	return r;
+}
+
+YANK_PUBLIC int yank_register_function(yank_registry *reg, const struct yank_instance *inst,
+				       yank_fn *fn, void *opaque)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	if (!fn)
+		return -EINVAL;
+	return add_record(reg, inst, REC_CB, -1, fn, opaque);
+}
+
+YANK_PUBLIC int yank_unregister_function(yank_registry *reg, const struct yank_instance *inst,
+					 yank_fn *fn, void *opaque)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	if (!fn)
+		return -EINVAL;
+	return remove_record(reg, inst, REC_CB, -1, fn, opaque);
+}
+
+YANK_PUBLIC int yank_register_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return -EBADF;
+	return add_record(reg, inst, REC_FD, fd, NULL, NULL);
+}
+
+YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
+{
+	int r = check_args(reg, inst);
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return -EBADF;
+	return remove_record(reg, inst, REC_FD, fd, NULL, NULL);
+}
+
+/* ---- yank ---- */
+
+YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
+				   struct yank_failure **out, size_t *n_out)
+{
+	if (!reg || (n && !list) || n > (1u << 20))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int r = yank_check_instance(&list[i]);
+		if (r < 0)
+			return r;
+	}
+	if (out) {
+		*out = NULL;
+		*n_out = 0;
+	}
+	if (n == 0)
+		return 0;
+	return yank__yank(reg, list, n, out, n_out);
+}
+
+YANK_PUBLIC int yank_yank(yank_registry *reg, const struct yank_instance *list, size_t n)
+{
+	return yank_yank_detailed(reg, list, n, NULL, NULL);
+}
+
+YANK_PUBLIC void yank_failures_free(struct yank_failure *f, size_t n)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((char *)f[i].name);
+	free(f);
+}
+
+/* ---- query ---- */
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct yank_instance_info *x = a, *y = b;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* kill(pid, 0) is enough for display; reaping uses the start time. */
+static int pid_exists(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n)
+{
+	if (!reg || !out || !n)
+		return -EINVAL;
+	const struct seg *s = &reg->seg;
+	uint32_t hwm = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	/* One extra element at the end carries the name block, for the free. */
+	struct yank_instance_info *info = malloc(((size_t)hwm + 1) * sizeof(*info));
+	size_t names_cap = 4096, names_len = 0;
+	char *names = malloc(names_cap);
+	if (!info || !names) {
+		free(info);
+		free(names);
+		return -ENOMEM;
+	}
+	size_t cnt = 0;
+	int sorted = 1;
+	uint32_t last_proc = UINT32_MAX;
+	uint64_t last_gen = 0;
+	pid_t last_pid = 0;
+	int last_alive = 0;
+	for (uint32_t i = 0; i < hwm; i++) {
+		if (__atomic_load_n(&s->insts[i].h.state, __ATOMIC_RELAXED) != SLOT_LIVE &&
+		    !(__atomic_load_n(&s->insts[i].h.seq, __ATOMIC_RELAXED) & 1))
+			continue;
+		struct inst_view v;
+		if (yank__read_inst(s, i, &v) < 0)
+			continue;
+		if (v.proc != last_proc || v.proc_gen != last_gen) {
+			struct proc_view pv;
+			last_proc = v.proc;
+			last_gen = v.proc_gen;
+			if (yank__read_proc(s, v.proc, &pv) == 0 && pv.gen == v.proc_gen) {
+				last_pid = pv.pid;
+				last_alive = pid_exists(pv.pid);
+			} else {
+				last_pid = 0;
+				last_alive = 0;
+			}
+		}
+		if (names_len + v.name_len + 1 > names_cap) {
+			names_cap = names_cap * 2 + v.name_len + 1;
+			char *nn = realloc(names, names_cap);
+			if (!nn) {
+				free(names);
+				free(info);
+				return -ENOMEM;
+			}
+			names = nn;
+		}
+		struct yank_instance_info *it = &info[cnt++];
+		it->type = (enum yank_type)v.type;
+		/* An offset for now: names may still move. */
+		it->name = v.type == YANK_MIGRATION ? NULL : (const char *)(uintptr_t)(names_len + 1);
+		memcpy(names + names_len, v.name, v.name_len + 1);
+		names_len += v.name_len + 1;
+		it->pid = last_pid;
+		it->n_fds = v.n_fds;
+		it->n_callbacks = v.n_cbs;
+		it->owner_alive = last_alive;
+		it->order = v.order;
+		if (cnt > 1 && info[cnt - 2].order > v.order)
+			sorted = 0;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		if (info[i].name)
+			info[i].name = names + ((uintptr_t)info[i].name - 1);
+	if (!sorted)
+		qsort(info, cnt, sizeof(*info), cmp_order);
+	memset(&info[cnt], 0, sizeof(info[cnt]));
+	info[cnt].name = names;
+	*out = info;
+	*n = cnt;
+	return 0;
+}
+
+YANK_PUBLIC void yank_query_free(struct yank_instance_info *info, size_t n)
+{
+	if (!info)
+		return;
+	free((char *)info[n].name);
+	free(info);
+}
+
+/* ---- maintenance ---- */
+
+YANK_PUBLIC int yank_gc(yank_registry *reg, size_t *reaped)
+{
+	if (!reg)
+		return -EINVAL;
+	int r = yank__lock(&reg->seg, reg->lock_ms);
+	if (r < 0)
+		return r;
+	size_t n = yank__reap(&reg->seg);
+	yank__unlock(&reg->seg);
+	if (reaped)
+		*reaped = n;
+	return 0;
+}
+
+YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
+{
+	if (!reg || !out)
+		return -EINVAL;
+	const struct seg *s = &reg->seg;
+	memset(out, 0, sizeof(*out));
+	out->layout_version = SEG_LAYOUT_VERSION;
+	out->segment_bytes = s->size;
+	out->max_instances = s->cap_inst;
+	out->max_records = s->cap_rec;
+	out->max_processes = s->cap_proc;
+	out->lock_holder = __atomic_load_n(&s->hdr->holder_pid, __ATOMIC_RELAXED);
+	out->lock_holder_alive = out->lock_holder > 0 && pid_exists(out->lock_holder);
+	/* The derived state is only stable under the lock; without it, check the slots. */
+	uint32_t wait = reg->lock_ms < 500 ? reg->lock_ms : 500;
+	int have = yank__lock(&reg->seg, wait) == 0;
+	struct check_result c;
+	yank__check(s, have, &c);
+	if (have)
+		yank__unlock(&reg->seg);
+	out->used_instances = c.used_inst;
+	out->used_records = c.used_rec;
+	out->used_processes = c.used_proc;
+	out->live_processes = c.live_procs;
+	out->dead_processes = c.dead_procs;
+	out->torn_slots = c.torn;
+	out->integrity = c.ok ? 0 : -EPROTO;
+	memcpy(out->integrity_detail, c.detail, sizeof(out->integrity_detail));
+	return 0;
+}

@@ -1,0 +1,15 @@
+/* Carrying out a yank: validation, then each owner contacted once. */
+#ifndef YANK_DISPATCH_H
+#define YANK_DISPATCH_H
+
+#include <stddef.h>
+
+#include <yank.h>
+
+struct yank_registry;
+
+/* The body of yank_yank_detailed(); arguments already checked. */
+int yank__yank(struct yank_registry *reg, const struct yank_instance *list, size_t n,
+	       struct yank_failure **out, size_t *n_out);
+
+#endif

@@ -1,0 +1,33 @@
+/* struct yank_registry: one open registry in one process. */
+#ifndef YANK_HANDLE_H
+#define YANK_HANDLE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "segment.h"
+
+struct local;
+struct agent;
+
+struct yank_registry {
+	struct seg seg;
+	uint32_t lock_ms, agent_ms;
+	uid_t uid;
+	int use_group;
+	gid_t group;
+
+	/* Ownership in the segment, valid in the process that made it only.
+	 * Changed only under the registry lock, which also serialises our own
+	 * threads. */
+	int have_proc;
+	uint32_t proc;
+	uint64_t proc_gen;
+	struct local *local;
+	struct agent *agent;
+
+	struct yank_registry *next_open; /* every open handle, for the fork hook */
+};
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Small things every libshm file may use.  Nothing here knows about the
+ * segment; module interfaces live in their own headers.
+ */
+#ifndef YANK_INTERNAL_H
+#define YANK_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define YANK_PUBLIC __attribute__((visibility("default")))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline uint64_t yank__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep @us microseconds; used only in bounded retry loops. */
+void yank__nap(unsigned int us);
+
+/*
+ * Fault-injection points, compiled in only for the test build (libyank-test.a).
+ * With YANK_FAULT=<point>[:kill|stop|exit] in the environment the process
+ * kills, stops or _exits itself when it reaches <point>.
+ */
+#ifdef YANK_TESTING
+void yank__fault(const char *point);
+#define FAULT(p) yank__fault(p)
+#else
+#define FAULT(p) ((void)0)
+#endif
+
+#endif

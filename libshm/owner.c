@@ -1,0 +1,105 @@
+/*
+ * Who a process is and whether it still lives.  The only file that reads
+ * /proc.  A pid alone is not an identity: pids are reused, so every owner
+ * is (pid, start time), the start time being field 22 of /proc/PID/stat.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "owner.h"
+
+static struct owner_id self_id;
+static unsigned int fork_gen;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int self_valid;
+
+int yank__proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n == 0 ? -ESRCH : -e;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EPROTO;
+	p += 2;
+	if (*p == 'Z' || *p == 'X')
+		return -ESRCH;
+	/* p is at field 3 (state); start time is field 22. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EPROTO;
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (errno || end == p)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+int yank__owner_alive(pid_t pid, uint64_t start_time)
+{
+	if (pid <= 0)
+		return 0;
+	uint64_t st;
+	int r = yank__proc_start_time(pid, &st);
+	if (r == -ESRCH)
+		return 0;
+	if (r < 0)
+		return 1;
+	return st == start_time;
+}
+
+static void fill_self(void)
+{
+	struct stat ns;
+	self_id.pid = getpid();
+	if (yank__proc_start_time(self_id.pid, &self_id.start_time) < 0)
+		self_id.start_time = 0;
+	self_id.pidns_ino = stat("/proc/self/ns/pid", &ns) == 0 ? (uint64_t)ns.st_ino : 0;
+	__atomic_store_n(&self_valid, 1, __ATOMIC_RELEASE);
+}
+
+static void child_after_fork(void)
+{
+	/* Single-threaded here: the child is a new owner. */
+	fork_gen++;
+	self_valid = 0;
+}
+
+static void init_once(void)
+{
+	pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+const struct owner_id *yank__self(void)
+{
+	pthread_once(&once, init_once);
+	if (!__atomic_load_n(&self_valid, __ATOMIC_ACQUIRE))
+		fill_self();
+	return &self_id;
+}
+
+unsigned int yank__fork_generation(void)
+{
+	pthread_once(&once, init_once);
+	return fork_gen;
+}

@@ -1,0 +1,28 @@
+/* Process identity (pid + start time + pid namespace) and liveness. */
+#ifndef YANK_OWNER_H
+#define YANK_OWNER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct owner_id {
+	pid_t pid;
+	uint64_t start_time;
+	uint64_t pidns_ino;
+};
+
+/* This process, cached; refreshed in a forked child. */
+const struct owner_id *yank__self(void);
+
+/* Start time of @pid from /proc: 0 and *out, -ESRCH when gone or a zombie. */
+int yank__proc_start_time(pid_t pid, uint64_t *out);
+
+/* 1: the process @pid started at @start_time is alive; 0: it is gone.
+ * When /proc cannot tell, the answer is "alive": a live process's records
+ * must never be lost to a guess. */
+int yank__owner_alive(pid_t pid, uint64_t start_time);
+
+/* Incremented in every forked child: lets handles notice a fork. */
+unsigned int yank__fork_generation(void);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * Recovery.  The slot arrays are the truth; the repair derives everything
+ * else from them again, so it needs no undo log: each claim stores LIVE
+ * last, each release is one store, and a slot left mid-update by a dead
+ * writer is kept exactly when its LIVE store had happened.  Reaping frees
+ * what dead processes owned.  Neither ever runs a callback.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "owner.h"
+#include "recover.h"
+#include "registry.h"
+#include "segment.h"
+
+#define REAP_INTERVAL_NS 1000000000ull
+
+static void even_seq(struct slot_head *h)
+{
+	if (h->seq & 1)
+		__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+static void set_free(struct slot_head *h)
+{
+	if (h->state == SLOT_FREE)
+		return;
+	slot_begin(h);
+	h->state = SLOT_FREE;
+	slot_end(h);
+}
+
+static int proc_ok(const struct seg *s, uint32_t i, uint64_t gen)
+{
+	const struct proc_slot *p = &s->procs[i];
+	return i < s->cap_proc && p->h.state == SLOT_LIVE && p->h.gen == gen;
+}
+
+static int inst_ok(const struct seg *s, const struct inst_slot *in)
+{
+	if (in->type < 1 || in->type > 3 || in->name_len > 255 || in->proc >= s->cap_proc)
+		return 0;
+	if (in->name[in->name_len] != '\0' || memchr(in->name, '\0', in->name_len))
+		return 0;
+	if ((in->type == 3) != (in->name_len == 0))
+		return 0;
+	return proc_ok(s, in->proc, in->proc_gen);
+}
+
+static int rec_ok(const struct seg *s, const struct rec_slot *r)
+{
+	if ((r->kind != REC_FD && r->kind != REC_CB) || r->inst >= s->cap_inst)
+		return 0;
+	const struct inst_slot *in = &s->insts[r->inst];
+	return in->h.state == SLOT_LIVE && in->h.gen == r->inst_gen && r->proc == in->proc;
+}
+
+/* Free list in ascending order of the FREE slots below the high-water mark. */
+static void rebuild_free(struct table *t)
+{
+	*t->free = 0;
+	*t->count = 0;
+	for (uint32_t i = *t->hwm; i-- > 0;) {
+		if (table_slot(t, i)->state == SLOT_FREE) {
+			*table_next(t, i) = *t->free;
+			*t->free = i + 1;
+		} else {
+			(*t->count)++;
+		}
+	}
+}
+
+static void clamp_hwm(struct table *t)
+{
+	if (*t->hwm > t->cap)
+		*t->hwm = t->cap;
+}
+
+int yank__repair(struct seg *s)
+{
+	struct table tp, ti, tr;
+	yank__table(s, T_PROC, &tp);
+	yank__table(s, T_INST, &ti);
+	yank__table(s, T_REC, &tr);
+	clamp_hwm(&tp);
+	clamp_hwm(&ti);
+	clamp_hwm(&tr);
+
+	for (uint32_t i = 0; i < *tp.hwm; i++) {
+		struct proc_slot *p = &s->procs[i];
+		even_seq(&p->h);
+		if (p->h.state != SLOT_FREE && (p->h.state != SLOT_LIVE || p->pid <= 0 ||
+						p->agent_len > AGENT_ADDR_MAX))
+			set_free(&p->h);
+	}
+	memset(s->buckets, 0, (size_t)s->nbuckets * sizeof(uint32_t));
+	for (uint32_t i = 0; i < *ti.hwm; i++) {
+		struct inst_slot *in = &s->insts[i];
+		even_seq(&in->h);
+		if (in->h.state == SLOT_FREE)
+			continue;
+		uint32_t dup;
+		if (in->h.state != SLOT_LIVE || !inst_ok(s, in) ||
+		    yank__inst_find(s, in->type, in->name, in->name_len, &dup) != -ENOENT) {
+			set_free(&in->h);
+			continue;
+		}
+		slot_begin(&in->h);
+		in->hash = yank__name_hash(in->type, in->name, in->name_len);
+		in->n_fds = 0;
+		in->n_cbs = 0;
+		slot_end(&in->h);
+		yank__inst_link(s, i);
+	}
+	for (uint32_t i = 0; i < *tr.hwm; i++) {
+		struct rec_slot *r = &s->recs[i];
+		even_seq(&r->h);
+		if (r->h.state == SLOT_FREE)
+			continue;
+		if (r->h.state != SLOT_LIVE || !rec_ok(s, r)) {
+			set_free(&r->h);
+			continue;
+		}
+		struct inst_slot *in = &s->insts[r->inst];
+		slot_begin(&in->h);
+		if (r->kind == REC_FD)
+			in->n_fds++;
+		else
+			in->n_cbs++;
+		slot_end(&in->h);
+	}
+	rebuild_free(&tp);
+	rebuild_free(&ti);
+	rebuild_free(&tr);
+	yank__reap(s);
+	return 0;
+}
+
+/* A process slot from another pid namespace cannot be judged from here: keep it. */
+static int owner_gone(const struct proc_slot *p)
+{
+	const struct owner_id *me = yank__self();
+	if (p->pidns_ino && me->pidns_ino && p->pidns_ino != me->pidns_ino)
+		return 0;
+	return !yank__owner_alive(p->pid, p->start_time);
+}
+
+size_t yank__reap(struct seg *s)
+{
+	size_t reaped = 0;
+	uint32_t n = seg_hwm(&s->hdr->proc_hwm, s->cap_proc);
+	for (uint32_t i = 0; i < n; i++) {
+		struct proc_slot *p = &s->procs[i];
+		if (p->h.state == SLOT_LIVE && owner_gone(p)) {
+			FAULT("reap.before_release");
+			reaped += yank__proc_release(s, i);
+		}
+	}
+	s->hdr->last_reap_ns = yank__now_ns();
+	return reaped;
+}
+
+void yank__reap_maybe(struct seg *s)
+{
+	uint64_t now = yank__now_ns();
+	uint64_t last = s->hdr->last_reap_ns;
+	if (last <= now && now - last < REAP_INTERVAL_NS)
+		return;
+	yank__reap(s);
+}
+
+__attribute__((format(printf, 2, 3))) static void fail(struct check_result *c, const char *fmt, ...)
+{
+	if (!c->ok)
+		return;
+	c->ok = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* Walk a free list; every entry must be a FREE slot and the list must end. */
+static uint32_t check_free(const struct table *t, struct check_result *c, const char *what)
+{
+	uint32_t n = 0;
+	for (uint32_t link = *t->free; link; n++) {
+		uint32_t i = link - 1;
+		if (i >= t->cap || n > t->cap || table_slot(t, i)->state != SLOT_FREE) {
+			fail(c, "%s free list broken at slot %u (entry %u)", what, i, n);
+			return n;
+		}
+		link = *table_next(t, i);
+	}
+	return n;
+}
+
+static void check_derived(const struct seg *s, struct check_result *c)
+{
+	struct table tp, ti, tr;
+	yank__table((struct seg *)s, T_PROC, &tp);
+	yank__table((struct seg *)s, T_INST, &ti);
+	yank__table((struct seg *)s, T_REC, &tr);
+	uint32_t fp = check_free(&tp, c, "process");
+	uint32_t fi = check_free(&ti, c, "instance");
+	uint32_t fr = check_free(&tr, c, "record");
+	if (fp + c->used_proc != *tp.hwm)
+		fail(c, "process table: %u free + live slots, high-water mark %u", fp + c->used_proc,
+		     *tp.hwm);
+	if (fi + c->used_inst != *ti.hwm)
+		fail(c, "instance table: %u free + live slots, high-water mark %u",
+		     fi + c->used_inst, *ti.hwm);
+	if (fr + c->used_rec != *tr.hwm)
+		fail(c, "record table: %u free + live slots, high-water mark %u", fr + c->used_rec,
+		     *tr.hwm);
+	if (*tp.count != c->used_proc || *ti.count != c->used_inst || *tr.count != c->used_rec)
+		fail(c, "header counts disagree with the slots");
+
+	/* Every live instance must be found through its hash chain. */
+	for (uint32_t i = 0; i < *ti.hwm; i++) {
+		const struct inst_slot *in = &s->insts[i];
+		if (in->h.state != SLOT_LIVE)
+			continue;
+		uint32_t found;
+		if (yank__inst_find(s, in->type, in->name, in->name_len, &found) < 0 || found != i)
+			fail(c, "instance %u not reachable through its hash chain", i);
+		if (in->hash != yank__name_hash(in->type, in->name, in->name_len))
+			fail(c, "instance %u has a wrong hash", i);
+	}
+
+	/* The per-instance counts must match the records. */
+	uint32_t *cnt = calloc((size_t)s->cap_inst * 2, sizeof(uint32_t));
+	if (!cnt)
+		return;
+	for (uint32_t i = 0; i < *tr.hwm; i++) {
+		const struct rec_slot *r = &s->recs[i];
+		if (r->h.state == SLOT_LIVE && r->inst < s->cap_inst)
+			cnt[r->inst * 2 + (r->kind == REC_FD ? 0 : 1)]++;
+	}
+	for (uint32_t i = 0; i < *ti.hwm; i++) {
+		const struct inst_slot *in = &s->insts[i];
+		if (in->h.state == SLOT_LIVE &&
+		    (in->n_fds != cnt[i * 2] || in->n_cbs != cnt[i * 2 + 1]))
+			fail(c, "instance %u: its record counts do not match its records", i);
+	}
+	free(cnt);
+}
+
+void yank__check(const struct seg *s, int locked, struct check_result *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ok = 1;
+	const struct seg_hdr *h = s->hdr;
+	uint32_t np = __atomic_load_n(&h->proc_hwm, __ATOMIC_ACQUIRE);
+	uint32_t ni = __atomic_load_n(&h->inst_hwm, __ATOMIC_ACQUIRE);
+	uint32_t nr = __atomic_load_n(&h->rec_hwm, __ATOMIC_ACQUIRE);
+	if (np > s->cap_proc || ni > s->cap_inst || nr > s->cap_rec) {
+		fail(c, "a high-water mark exceeds its capacity (%u, %u)", np, ni);
+		return;
+	}
+	for (uint32_t i = 0; i < np; i++) {
+		struct proc_view v;
+		int r = yank__read_proc(s, i, &v);
+		if (r == -EAGAIN)
+			c->torn++;
+		else if (r == -EPROTO)
+			fail(c, "process slot %u is corrupt", i);
+		if (r != 0)
+			continue;
+		c->used_proc++;
+		if (owner_gone(&s->procs[i]))
+			c->dead_procs++;
+		else
+			c->live_procs++;
+	}
+	for (uint32_t i = 0; i < ni; i++) {
+		struct inst_view v;
+		int r = yank__read_inst(s, i, &v);
+		if (r == -EAGAIN)
+			c->torn++;
+		else if (r == -EPROTO)
+			fail(c, "instance slot %u is corrupt", i);
+		if (r != 0)
+			continue;
+		c->used_inst++;
+		if (!proc_ok(s, v.proc, v.proc_gen))
+			fail(c, "instance %u refers to process slot %u, which is not its owner", i,
+			     v.proc);
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		struct rec_view v;
+		int r = yank__read_rec(s, i, &v);
+		if (r == -EAGAIN)
+			c->torn++;
+		else if (r == -EPROTO)
+			fail(c, "record slot %u is corrupt", i);
+		if (r != 0)
+			continue;
+		c->used_rec++;
+		const struct inst_slot *in = &s->insts[v.inst];
+		if (in->h.state != SLOT_LIVE || in->h.gen != v.inst_gen)
+			fail(c, "record %u refers to instance %u, which is gone", i, v.inst);
+	}
+	if (locked && c->ok && !c->torn)
+		check_derived(s, c);
+}

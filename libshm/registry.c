@@ -1,0 +1,453 @@
+/*
+ * The registry tables.  Writers (lock held) claim a slot by filling it and
+ * storing LIVE last, all inside the slot's seqlock; they release it with
+ * one state store.  Readers copy a slot between two reads of its sequence
+ * counter and retry a bounded number of times: a writer stopped in the
+ * middle of a slot leaves that one slot unreadable ("torn"), never more,
+ * and never blocks the reader.  Nothing here calls user code or blocks.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "internal.h"
+#include "owner.h"
+#include "registry.h"
+#include "segment.h"
+
+/* Bounded: about 1 ms of polling before a slot is reported torn. */
+#define READ_TRIES 64
+#define READ_SPIN 8
+
+void yank__table(struct seg *s, enum table_id id, struct table *t)
+{
+	struct seg_hdr *h = s->hdr;
+	switch (id) {
+	case T_PROC:
+		*t = (struct table){ (char *)s->procs, sizeof(struct proc_slot),
+				     offsetof(struct proc_slot, next), s->cap_proc, &h->proc_hwm,
+				     &h->proc_free, &h->n_proc };
+		break;
+	case T_INST:
+		*t = (struct table){ (char *)s->insts, sizeof(struct inst_slot),
+				     offsetof(struct inst_slot, next), s->cap_inst, &h->inst_hwm,
+				     &h->inst_free, &h->n_inst };
+		break;
+	case T_REC:
+		*t = (struct table){ (char *)s->recs, sizeof(struct rec_slot),
+				     offsetof(struct rec_slot, next), s->cap_rec, &h->rec_hwm,
+				     &h->rec_free, &h->n_rec };
+		break;
+	}
+}
+
+uint32_t yank__name_hash(uint32_t type, const char *name, size_t len)
+{
+	uint32_t h = 2166136261u ^ type;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * Copy @len bytes of a slot consistently.  Plain memcpy between the two
+ * counter reads is the usual seqlock compromise: the copy may be torn, and
+ * then the counters differ and the copy is thrown away.
+ */
+static int snapshot(const struct slot_head *h, void *out, size_t len)
+{
+	for (int i = 0; i < READ_TRIES; i++) {
+		uint32_t s0 = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+		if (!(s0 & 1)) {
+			memcpy(out, h, len);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == s0)
+				return 0;
+		}
+		if (i >= READ_SPIN)
+			yank__nap(20);
+		else
+			sched_yield();
+	}
+	return -EAGAIN;
+}
+
+int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out)
+{
+	if (idx >= s->cap_proc)
+		return -EPROTO;
+	struct proc_slot c;
+	int r = snapshot(&s->procs[idx].h, &c, sizeof(c));
+	if (r < 0)
+		return r;
+	if (c.h.state == SLOT_FREE)
+		return -ENOENT;
+	if (c.h.state != SLOT_LIVE || c.pid <= 0 || c.agent_len > AGENT_ADDR_MAX)
+		return -EPROTO;
+	out->idx = idx;
+	out->gen = c.h.gen;
+	out->pid = c.pid;
+	out->uid = c.uid;
+	out->start_time = c.start_time;
+	out->pidns_ino = c.pidns_ino;
+	out->agent_len = c.agent_len;
+	memcpy(out->agent, c.agent, sizeof(out->agent));
+	return 0;
+}
+
+static int valid_inst(const struct seg *s, const struct inst_slot *c)
+{
+	if (c->type < 1 || c->type > 3 || c->proc >= s->cap_proc || c->name_len > 255)
+		return 0;
+	if (c->name[c->name_len] != '\0' || memchr(c->name, '\0', c->name_len))
+		return 0;
+	return (c->type == 3) == (c->name_len == 0);
+}
+
+int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out)
+{
+	if (idx >= s->cap_inst)
+		return -EPROTO;
+	const struct inst_slot *slot = &s->insts[idx];
+	struct inst_slot c;
+	/* Copy only as much of the name as is used: queries read every slot. */
+	uint32_t nl = __atomic_load_n(&slot->name_len, __ATOMIC_RELAXED);
+	size_t len = offsetof(struct inst_slot, name) + (nl > 255 ? 256 : nl + 1);
+	int r = snapshot(&slot->h, &c, len);
+	if (r < 0)
+		return r;
+	if (c.h.state == SLOT_FREE)
+		return -ENOENT;
+	if (c.name_len != nl) { /* changed between the length read and the copy */
+		r = snapshot(&slot->h, &c, sizeof(c));
+		if (r < 0)
+			return r;
+		if (c.h.state == SLOT_FREE)
+			return -ENOENT;
+	}
+	if (c.h.state != SLOT_LIVE || !valid_inst(s, &c))
+		return -EPROTO;
+	out->idx = idx;
+	out->gen = c.h.gen;
+	out->type = c.type;
+	out->proc = c.proc;
+	out->proc_gen = c.proc_gen;
+	out->order = c.order;
+	out->n_fds = c.n_fds;
+	out->n_cbs = c.n_cbs;
+	out->name_len = c.name_len;
+	memcpy(out->name, c.name, c.name_len + 1);
+	return 0;
+}
+
+int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out)
+{
+	if (idx >= s->cap_rec)
+		return -EPROTO;
+	struct rec_slot c;
+	int r = snapshot(&s->recs[idx].h, &c, sizeof(c));
+	if (r < 0)
+		return r;
+	if (c.h.state == SLOT_FREE)
+		return -ENOENT;
+	if (c.h.state != SLOT_LIVE || (c.kind != REC_FD && c.kind != REC_CB) ||
+	    c.inst >= s->cap_inst || c.proc >= s->cap_proc || (c.kind == REC_FD && c.fd < 0))
+		return -EPROTO;
+	*out = (struct rec_view){ idx, c.h.gen, c.kind, c.inst, c.proc, c.inst_gen,
+				  c.fd, c.dev, c.ino, c.order };
+	return 0;
+}
+
+int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
+		 struct inst_view *out, uint32_t *torn)
+{
+	uint32_t hash = yank__name_hash(type, name, len);
+	uint32_t n = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct inst_slot *slot = &s->insts[i];
+		/* Cheap filter first; the seqlocked copy confirms. */
+		if (__atomic_load_n(&slot->h.state, __ATOMIC_RELAXED) != SLOT_LIVE ||
+		    __atomic_load_n(&slot->hash, __ATOMIC_RELAXED) != hash) {
+			if (__atomic_load_n(&slot->h.seq, __ATOMIC_RELAXED) & 1)
+				goto careful;
+			continue;
+		}
+	careful:;
+		struct inst_view v;
+		int r = yank__read_inst(s, i, &v);
+		if (r == -EAGAIN && torn)
+			(*torn)++;
+		if (r < 0)
+			continue;
+		if (v.type == type && v.name_len == len && memcmp(v.name, name, len) == 0) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* ---- writers: registry lock held ---- */
+
+/* Pop a slot from the free list, or the next never-used one. */
+static int table_take(struct table *t, uint32_t *idx)
+{
+	uint32_t link = *t->free;
+	if (link) {
+		uint32_t i = link - 1;
+		if (i < t->cap && table_slot(t, i)->state == SLOT_FREE) {
+			*t->free = *table_next(t, i);
+			*idx = i;
+			return 0;
+		}
+		*t->free = 0; /* a bad list is dropped; the repair rebuilds it */
+	}
+	uint32_t hwm = *t->hwm;
+	if (hwm < t->cap) {
+		*idx = hwm;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* Called after the slot's LIVE state is stored. */
+static void table_taken(struct table *t, uint32_t idx)
+{
+	if (idx >= *t->hwm)
+		__atomic_store_n(t->hwm, idx + 1, __ATOMIC_RELEASE);
+	(*t->count)++;
+}
+
+static void table_put(struct table *t, uint32_t idx)
+{
+	struct slot_head *h = table_slot(t, idx);
+	slot_begin(h);
+	h->state = SLOT_FREE;
+	slot_end(h);
+	*table_next(t, idx) = *t->free;
+	*t->free = idx + 1;
+	if (*t->count)
+		(*t->count)--;
+}
+
+static uint64_t next_gen(struct seg *s)
+{
+	return ++s->hdr->gen_counter;
+}
+
+int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
+		     uint64_t *gen)
+{
+	struct table t;
+	yank__table(s, T_PROC, &t);
+	uint32_t i;
+	int r = table_take(&t, &i);
+	if (r < 0)
+		return r;
+	struct proc_slot *p = &s->procs[i];
+	slot_begin(&p->h);
+	p->h.gen = next_gen(s);
+	p->pid = id->pid;
+	p->uid = uid;
+	p->start_time = id->start_time;
+	p->pidns_ino = id->pidns_ino;
+	p->agent_len = 0;
+	memset(p->agent, 0, sizeof(p->agent));
+	FAULT("proc.claim.mid");
+	p->h.state = SLOT_LIVE;
+	slot_end(&p->h);
+	table_taken(&t, i);
+	*idx = i;
+	*gen = p->h.gen;
+	return 0;
+}
+
+void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_t len)
+{
+	struct proc_slot *p = &s->procs[idx];
+	slot_begin(&p->h);
+	memcpy(p->agent, addr, len);
+	p->agent_len = len;
+	slot_end(&p->h);
+}
+
+int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid)
+{
+	if (idx >= s->cap_proc)
+		return 0;
+	const struct proc_slot *p = &s->procs[idx];
+	return p->h.state == SLOT_LIVE && p->h.gen == gen && p->pid == pid;
+}
+
+size_t yank__proc_release(struct seg *s, uint32_t idx)
+{
+	uint64_t gen = s->procs[idx].h.gen;
+	uint32_t nr = seg_hwm(&s->hdr->rec_hwm, s->cap_rec);
+	for (uint32_t i = 0; i < nr; i++) {
+		const struct rec_slot *r = &s->recs[i];
+		if (r->h.state == SLOT_LIVE && r->proc == idx)
+			yank__rec_release(s, i);
+	}
+	size_t freed = 0;
+	uint32_t ni = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	for (uint32_t i = 0; i < ni; i++) {
+		const struct inst_slot *in = &s->insts[i];
+		if (in->h.state == SLOT_LIVE && in->proc == idx && in->proc_gen == gen) {
+			yank__inst_release(s, i);
+			freed++;
+		}
+	}
+	FAULT("proc.release.mid");
+	struct table t;
+	yank__table(s, T_PROC, &t);
+	table_put(&t, idx);
+	return freed;
+}
+
+static uint32_t *bucket_of(const struct seg *s, uint32_t hash)
+{
+	return &s->buckets[hash & (s->nbuckets - 1)];
+}
+
+int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
+		    uint32_t *idx)
+{
+	uint32_t hash = yank__name_hash(type, name, len);
+	uint32_t link = *bucket_of(s, hash);
+	/* A chain longer than the table has a cycle. */
+	for (uint32_t steps = 0; link; steps++) {
+		uint32_t i = link - 1;
+		if (i >= s->cap_inst || steps > s->cap_inst)
+			return -EPROTO;
+		const struct inst_slot *in = &s->insts[i];
+		if (in->h.state != SLOT_LIVE)
+			return -EPROTO;
+		if (in->hash == hash && in->type == type && in->name_len == len &&
+		    memcmp(in->name, name, len) == 0) {
+			*idx = i;
+			return 0;
+		}
+		link = in->next;
+	}
+	return -ENOENT;
+}
+
+void yank__inst_link(struct seg *s, uint32_t idx)
+{
+	struct inst_slot *in = &s->insts[idx];
+	uint32_t *b = bucket_of(s, in->hash);
+	in->next = *b;
+	*b = idx + 1;
+}
+
+int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
+		     const char *name, size_t len, uint32_t *idx, uint64_t *gen)
+{
+	struct table t;
+	yank__table(s, T_INST, &t);
+	uint32_t i;
+	int r = table_take(&t, &i);
+	if (r < 0)
+		return r;
+	struct inst_slot *in = &s->insts[i];
+	slot_begin(&in->h);
+	in->h.gen = next_gen(s);
+	in->type = type;
+	in->proc = proc;
+	in->proc_gen = proc_gen;
+	in->order = ++s->hdr->order_counter;
+	in->hash = yank__name_hash(type, name, len);
+	in->n_fds = 0;
+	in->n_cbs = 0;
+	in->name_len = (uint32_t)len;
+	memcpy(in->name, name, len);
+	in->name[len] = '\0';
+	FAULT("inst.claim.mid");
+	in->h.state = SLOT_LIVE;
+	slot_end(&in->h);
+	FAULT("inst.claim.before_link");
+	yank__inst_link(s, i);
+	table_taken(&t, i);
+	*idx = i;
+	*gen = in->h.gen;
+	return 0;
+}
+
+/* Unlink from the hash chain first, so no chain ever leads to a free slot. */
+void yank__inst_release(struct seg *s, uint32_t idx)
+{
+	struct inst_slot *in = &s->insts[idx];
+	uint32_t *link = bucket_of(s, in->hash);
+	for (uint32_t steps = 0; *link && steps <= s->cap_inst; steps++) {
+		uint32_t i = *link - 1;
+		if (i >= s->cap_inst)
+			break;
+		if (i == idx) {
+			*link = in->next;
+			break;
+		}
+		link = &s->insts[i].next;
+	}
+	FAULT("inst.release.mid");
+	struct table t;
+	yank__table(s, T_INST, &t);
+	table_put(&t, idx);
+}
+
+static void count_add(struct seg *s, uint32_t inst, uint32_t kind, int delta)
+{
+	struct inst_slot *in = &s->insts[inst];
+	slot_begin(&in->h);
+	if (kind == REC_FD)
+		in->n_fds += (uint32_t)delta;
+	else
+		in->n_cbs += (uint32_t)delta;
+	slot_end(&in->h);
+}
+
+int yank__rec_claim(struct seg *s, uint32_t inst, uint32_t kind, int fd, uint64_t dev,
+		    uint64_t ino, uint32_t *idx, uint64_t *gen)
+{
+	struct table t;
+	yank__table(s, T_REC, &t);
+	uint32_t i;
+	int r = table_take(&t, &i);
+	if (r < 0)
+		return r;
+	const struct inst_slot *in = &s->insts[inst];
+	struct rec_slot *rec = &s->recs[i];
+	slot_begin(&rec->h);
+	rec->h.gen = next_gen(s);
+	rec->kind = kind;
+	rec->inst = inst;
+	rec->proc = in->proc;
+	rec->inst_gen = in->h.gen;
+	rec->fd = fd;
+	rec->dev = dev;
+	rec->ino = ino;
+	rec->order = ++s->hdr->order_counter;
+	FAULT("rec.claim.mid");
+	rec->h.state = SLOT_LIVE;
+	slot_end(&rec->h);
+	table_taken(&t, i);
+	FAULT("rec.claim.before_count");
+	count_add(s, inst, kind, 1);
+	*idx = i;
+	*gen = rec->h.gen;
+	return 0;
+}
+
+void yank__rec_release(struct seg *s, uint32_t idx)
+{
+	struct rec_slot *rec = &s->recs[idx];
+	uint32_t inst = rec->inst, kind = rec->kind;
+	uint64_t inst_gen = rec->inst_gen;
+	struct table t;
+	yank__table(s, T_REC, &t);
+	table_put(&t, idx);
+	FAULT("rec.release.before_count");
+	if (inst < s->cap_inst && s->insts[inst].h.state == SLOT_LIVE &&
+	    s->insts[inst].h.gen == inst_gen)
+		count_add(s, inst, kind, -1);
+}

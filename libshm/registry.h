@@ -1,0 +1,111 @@
+/*
+ * The registry tables in the segment: processes, instances, records.
+ * Readers take no lock and get consistent copies ("views") through the
+ * per-slot sequence counters; writers hold the registry lock.
+ */
+#ifndef YANK_REGISTRY_H
+#define YANK_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+struct seg;
+struct owner_id;
+
+struct proc_view {
+	uint32_t idx;
+	uint64_t gen;
+	pid_t pid;
+	uint32_t uid;
+	uint64_t start_time, pidns_ino;
+	uint32_t agent_len;
+	char agent[AGENT_ADDR_MAX];
+};
+
+struct inst_view {
+	uint32_t idx;
+	uint64_t gen;
+	uint32_t type, proc;
+	uint64_t proc_gen, order;
+	uint32_t n_fds, n_cbs;
+	uint32_t name_len;
+	char name[256];
+};
+
+struct rec_view {
+	uint32_t idx;
+	uint64_t gen;
+	uint32_t kind, inst, proc;
+	uint64_t inst_gen;
+	int32_t fd;
+	uint64_t dev, ino, order;
+};
+
+/* A slot array seen generically, for claim/release and the repair. */
+struct table {
+	char *base;
+	size_t slot_size, next_off;
+	uint32_t cap;
+	uint32_t *hwm, *free, *count;
+};
+
+enum table_id { T_PROC, T_INST, T_REC };
+void yank__table(struct seg *s, enum table_id id, struct table *t);
+static inline struct slot_head *table_slot(const struct table *t, uint32_t i)
+{
+	return (struct slot_head *)(t->base + (size_t)i * t->slot_size);
+}
+static inline uint32_t *table_next(const struct table *t, uint32_t i)
+{
+	return (uint32_t *)(t->base + (size_t)i * t->slot_size + t->next_off);
+}
+
+/* Seqlock, writer side (lock held). */
+static inline void slot_begin(struct slot_head *h)
+{
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+static inline void slot_end(struct slot_head *h)
+{
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);
+
+/* Readers: 0, -ENOENT (slot free), -EAGAIN (a writer is in the slot), -EPROTO. */
+int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out);
+int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out);
+int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out);
+
+/*
+ * Find a live instance by scanning the slots (no lock, no chains): 0,
+ * -ENOENT.  *torn counts slots that stayed mid-update and were skipped.
+ */
+int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
+		 struct inst_view *out, uint32_t *torn);
+
+/* Writers, registry lock held.  Indices are trusted only after checks. */
+int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
+		     uint64_t *gen);
+void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_t len);
+/* Free a process slot and everything it owns; returns the instances freed. */
+size_t yank__proc_release(struct seg *s, uint32_t idx);
+int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid);
+
+/* 0 and *idx, -ENOENT, or -EPROTO (a chain that needs the repair). */
+int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
+		    uint32_t *idx);
+int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
+		     const char *name, size_t len, uint32_t *idx, uint64_t *gen);
+void yank__inst_release(struct seg *s, uint32_t idx);
+void yank__inst_link(struct seg *s, uint32_t idx);
+
+int yank__rec_claim(struct seg *s, uint32_t inst, uint32_t kind, int fd, uint64_t dev,
+		    uint64_t ino, uint32_t *idx, uint64_t *gen);
+void yank__rec_release(struct seg *s, uint32_t idx);
+
+#endif

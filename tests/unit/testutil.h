@@ -1,0 +1,106 @@
+/*
+ * Helpers shared by the Criterion suites: unique segment names, children
+ * that report only through their exit status, bounded waits.
+ * Never cr_assert in a forked child: it wedges the Criterion runner.
+ */
+#ifndef YANK_TESTUTIL_H
+#define YANK_TESTUTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int tu_mult(void)
+{
+	const char *m = getenv("YANK_TEST_TIMEOUT_MULTIPLIER");
+	int v = m ? atoi(m) : 1;
+	return v > 0 ? v : 1;
+}
+
+/* A segment name private to this test process. */
+static inline const char *tu_segment(const char *tag)
+{
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "/yank-test-%d-%s", (int)getpid(), tag);
+	shm_unlink(buf);
+	return buf;
+}
+
+static inline long tu_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Child setup: die with the test, never outlive it. */
+static inline void tu_child_init(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Wait for @pid at most @ms (scaled); SIGKILL it after that.  Returns the status or -1. */
+static inline int tu_wait(pid_t pid, long ms)
+{
+	long end = tu_now_ms() + ms * tu_mult();
+	int st;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0)
+			return -1;
+		if (tu_now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Exit code of a child that exited normally, or -1. */
+static inline int tu_exit_code(pid_t pid, long ms)
+{
+	int st = tu_wait(pid, ms);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Read one byte from @fd within @ms (scaled): the byte, or -1. */
+static inline int tu_read_byte(int fd, long ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	if (poll(&p, 1, (int)(ms * tu_mult())) <= 0)
+		return -1;
+	unsigned char c;
+	return read(fd, &c, 1) == 1 ? c : -1;
+}
+
+static inline void tu_write_byte(int fd, int c)
+{
+	unsigned char b = (unsigned char)c;
+	if (write(fd, &b, 1) != 1)
+		_exit(120);
+}
+
+/* Count open fds of this process. */
+static inline int tu_count_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+#endif

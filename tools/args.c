@@ -1,0 +1,429 @@
+/*
+ * yankctl's argument parsing.  A hand-written parser rather than getopt:
+ * it keeps no global state (a fuzzer calls it many times in one process)
+ * and it lets options appear after the command ("yankctl list --json").
+ * It never looks anything up; instance names are judged by
+ * yank_check_instance(), the library's own rule.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+#define ACCEPTED_FORMS "block-node:NAME, chardev:ID or migration"
+
+static const struct {
+	const char *name;
+	enum yc_command cmd;
+} commands[] = {
+	{ "list", YC_CMD_LIST },
+	{ "yank", YC_CMD_YANK },
+	{ "qmp", YC_CMD_QMP },
+	{ "status", YC_CMD_STATUS },
+	{ "gc", YC_CMD_GC },
+	{ "help", YC_CMD_HELP },
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, const char *fmt,
+						       ...)
+{
+	va_list ap;
+
+	if (msglen) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msglen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+const char *yc_command_name(enum yc_command cmd)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].cmd == cmd)
+			return commands[i].name;
+	return NULL;
+}
+
+static enum yc_command lookup_command(const char *s)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, s))
+			return commands[i].cmd;
+	return YC_CMD_NONE;
+}
+
+size_t yc_utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned int c, cp, min;
+	size_t n;
+
+	if (!len)
+		return 0;
+	c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, cp = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past Unicode are not UTF-8. */
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *yc_escape(const char *s, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), o = 0;
+
+	if (!size)
+		return buf;
+	for (size_t i = 0; i < len;) {
+		size_t n = yc_utf8_seq(p + i, len - i);
+		char tmp[8];
+		size_t tn;
+
+		if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+			n = 0;
+		if (n) {
+			memcpy(tmp, p + i, n);
+			tn = n;
+			i += n;
+		} else {
+			tn = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
+			i++;
+		}
+		/* Keep room for "..." and the NUL. */
+		if (o + tn + 4 > size) {
+			if (o + 4 <= size) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, tmp, tn);
+		o += tn;
+	}
+	buf[o < size ? o : size - 1] = '\0';
+	return buf;
+}
+
+char *yc_format_instance(enum yank_type type, const char *name, char *buf, size_t size)
+{
+	const char *t = yank_type_name(type);
+	char esc[320];
+
+	if (!t)
+		snprintf(buf, size, "type-%d", (int)type);
+	else if (type == YANK_MIGRATION || !name)
+		snprintf(buf, size, "%s", t);
+	else
+		snprintf(buf, size, "%s:%s", t, yc_escape(name, esc, sizeof(esc)));
+	return buf;
+}
+
+const char *yc_name_problem(const char *name, int err)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t len;
+
+	if (!name || !*name)
+		return "empty name";
+	len = strlen(name);
+	if (err == -ENAMETOOLONG || len > YANK_NAME_MAX)
+		return "name longer than 255 bytes";
+	for (size_t i = 0; i < len;) {
+		size_t n = yc_utf8_seq(p + i, len - i);
+
+		if (!n)
+			return "name is not valid UTF-8";
+		i += n;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return "name contains a control character";
+		/* U+0080..U+009F, the C1 controls, are 0xc2 0x80..0x9f. */
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return "name contains a control character";
+	}
+	return yank_strerror(err);
+}
+
+int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, size_t msglen)
+{
+	static const struct {
+		const char *prefix;
+		enum yank_type type;
+	} named[] = {
+		{ "block-node", YANK_BLOCK_NODE },
+		{ "chardev", YANK_CHARDEV },
+	};
+	char esc[128];
+	struct yank_instance inst = { 0 };
+	const char *colon;
+	size_t tlen;
+	int r;
+
+	if (!*arg)
+		return fail(msg, msglen, "empty instance argument: expected " ACCEPTED_FORMS);
+	yc_escape(arg, esc, sizeof(esc));
+	if (!strcmp(arg, "migration")) {
+		inst.type = YANK_MIGRATION;
+		*out = inst;
+		return 0;
+	}
+	colon = strchr(arg, ':');
+	tlen = colon ? (size_t)(colon - arg) : strlen(arg);
+	if (tlen == strlen("migration") && !strncmp(arg, "migration", tlen))
+		return fail(msg, msglen, "'%s': migration takes no name: expected " ACCEPTED_FORMS,
+			    esc);
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (strlen(named[i].prefix) != tlen || strncmp(arg, named[i].prefix, tlen))
+			continue;
+		if (!colon)
+			return fail(msg, msglen, "'%s': missing name: expected %s:%s", esc,
+				    named[i].prefix, named[i].type == YANK_CHARDEV ? "ID" : "NAME");
+		inst.type = named[i].type;
+		inst.name = colon + 1;
+		r = yank_check_instance(&inst);
+		if (r < 0) {
+			fail(msg, msglen, "'%s': %s", esc, yc_name_problem(inst.name, r));
+			return r == -ENAMETOOLONG ? r : -EINVAL;
+		}
+		*out = inst;
+		return 0;
+	}
+	if (!colon)
+		return fail(msg, msglen, "'%s': unknown instance: expected " ACCEPTED_FORMS, esc);
+	{
+		char type[48], type_esc[64];
+
+		snprintf(type, sizeof(type), "%.*s", (int)(tlen < sizeof(type) ? tlen : sizeof(type) - 1),
+			 arg);
+		return fail(msg, msglen, "'%s': unknown instance type '%s': expected " ACCEPTED_FORMS,
+			    esc, yc_escape(type, type_esc, sizeof(type_esc)));
+	}
+}
+
+/*
+ * Match @arg against a long option @name: "--name" (value in the next
+ * argument) or "--name=value".  Returns 0 (no match), 1 (matched, *inline
+ * set when "=value" was given).
+ */
+static int match_long(const char *arg, const char *name, const char **inline_val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, name, n))
+		return 0;
+	if (arg[n] == '\0') {
+		*inline_val = NULL;
+		return 1;
+	}
+	if (arg[n] == '=') {
+		*inline_val = arg + n + 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_timeout(const char *s, uint32_t *out, char *msg, size_t msglen)
+{
+	char esc[64];
+	unsigned long v = 0;
+
+	if (!*s)
+		return fail(msg, msglen, "--timeout: empty value: expected milliseconds, %d to %d",
+			    YC_TIMEOUT_MIN_MS, YC_TIMEOUT_MAX_MS);
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > YC_TIMEOUT_MAX_MS)
+			return fail(msg, msglen,
+				    "--timeout: '%s' is not a number of milliseconds from %d to %d",
+				    yc_escape(s, esc, sizeof(esc)), YC_TIMEOUT_MIN_MS,
+				    YC_TIMEOUT_MAX_MS);
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v < YC_TIMEOUT_MIN_MS || v > YC_TIMEOUT_MAX_MS)
+		return fail(msg, msglen, "--timeout: %s ms is out of range %d to %d",
+			    yc_escape(s, esc, sizeof(esc)), YC_TIMEOUT_MIN_MS, YC_TIMEOUT_MAX_MS);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* One option at argv[*i]; advances *i past a separate value. */
+static int parse_option(int argc, char *const argv[], int *i, struct yc_args *out, char *msg,
+			size_t msglen)
+{
+	const char *arg = argv[*i], *val = NULL;
+	char esc[64];
+	bool takes_value = false, is_segment = false;
+
+	if (match_long(arg, "--segment", &val) || !strcmp(arg, "-s")) {
+		takes_value = is_segment = true;
+	} else if (match_long(arg, "--timeout", &val) || !strcmp(arg, "-t")) {
+		takes_value = true;
+	} else if (match_long(arg, "--json", &val) || !strcmp(arg, "-j")) {
+		out->json = true;
+	} else if (match_long(arg, "--help", &val) || !strcmp(arg, "-h")) {
+		out->help = true;
+	} else if (match_long(arg, "--version", &val) || !strcmp(arg, "-V")) {
+		out->version = true;
+	} else {
+		return fail(msg, msglen, "unknown option '%s'", yc_escape(arg, esc, sizeof(esc)));
+	}
+
+	if (!takes_value) {
+		if (val)
+			return fail(msg, msglen, "option '%.*s' takes no value",
+				    (int)(strchr(arg, '=') - arg), arg);
+		return 0;
+	}
+	if (!val) {
+		if (*i + 1 >= argc)
+			return fail(msg, msglen, "option '%s' needs a value", arg);
+		val = argv[++*i];
+	}
+	if (!is_segment)
+		return parse_timeout(val, &out->timeout_ms, msg, msglen);
+	if (!*val)
+		return fail(msg, msglen, "--segment: empty segment name");
+	out->segment = val;
+	return 0;
+}
+
+int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, size_t msglen)
+{
+	const char **raw = NULL;
+	size_t n_raw = 0;
+	bool options_done = false;
+	char esc[64];
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (msglen)
+		msg[0] = '\0';
+	if (argc > 1) {
+		raw = calloc((size_t)argc, sizeof(*raw));
+		if (!raw)
+			return -ENOMEM;
+	}
+
+	for (int i = 1; i < argc && r == 0; i++) {
+		const char *arg = argv[i];
+
+		if (!options_done && arg[0] == '-' && arg[1] != '\0') {
+			if (!strcmp(arg, "--"))
+				options_done = true;
+			else
+				r = parse_option(argc, argv, &i, out, msg, msglen);
+			continue;
+		}
+		if (out->cmd == YC_CMD_NONE) {
+			out->cmd = lookup_command(arg);
+			if (out->cmd == YC_CMD_NONE)
+				r = fail(msg, msglen, "unknown command '%s'",
+					 yc_escape(arg, esc, sizeof(esc)));
+		} else if (out->cmd == YC_CMD_YANK) {
+			raw[n_raw++] = arg;
+		} else if (out->cmd == YC_CMD_HELP && out->topic == YC_CMD_NONE) {
+			out->topic = lookup_command(arg);
+			if (out->topic == YC_CMD_NONE)
+				r = fail(msg, msglen, "help: unknown command '%s'",
+					 yc_escape(arg, esc, sizeof(esc)));
+		} else {
+			r = fail(msg, msglen, "%s: unexpected argument '%s'",
+				 yc_command_name(out->cmd), yc_escape(arg, esc, sizeof(esc)));
+		}
+	}
+	if (r < 0 || out->help || out->version)
+		goto out;
+
+	if (out->cmd == YC_CMD_NONE) {
+		r = fail(msg, msglen, "no command given");
+		goto out;
+	}
+	if (out->cmd != YC_CMD_YANK)
+		goto out;
+	if (!n_raw) {
+		r = fail(msg, msglen, "yank: no instance given: expected " ACCEPTED_FORMS);
+		goto out;
+	}
+	/* Every argument is checked before anything is looked up. */
+	out->instances = calloc(n_raw, sizeof(*out->instances));
+	if (!out->instances) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < n_raw; k++) {
+		r = yc_parse_instance(raw[k], &out->instances[k], msg, msglen);
+		if (r < 0)
+			goto out;
+	}
+	out->n_instances = n_raw;
+out:
+	free(raw);
+	return r;
+}
+
+void yc_args_free(struct yc_args *args)
+{
+	free(args->instances);
+	args->instances = NULL;
+	args->n_instances = 0;
+}
+
+enum yc_exit yc_exit_code(int err)
+{
+	switch (err) {
+	case 0:
+		return YC_EXIT_OK;
+	case -EINVAL:
+	case -ENAMETOOLONG:
+		return YC_EXIT_USAGE;
+	case -ENOENT:
+		return YC_EXIT_NOT_FOUND;
+	case -EIO:
+		return YC_EXIT_PARTIAL;
+	default:
+		/* -EACCES, -EPROTO, -ETIMEDOUT, -ENOMEM and anything unforeseen. */
+		return YC_EXIT_UNAVAILABLE;
+	}
+}
+
+const char *yc_failure_reason(enum yank_failure_kind kind)
+{
+	switch (kind) {
+	case YANK_FAIL_STALE:
+		return "stale fd: the number now names another file, left alone";
+	case YANK_FAIL_OWNER_GONE:
+		return "owner process is gone";
+	case YANK_FAIL_NO_AGENT:
+		return "owner's agent did not answer (process stopped?)";
+	case YANK_FAIL_FALLBACK:
+		return "pidfd fallback not permitted";
+	case YANK_FAIL_CALLBACK:
+		return "callback not run (owner stopped or gone)";
+	case YANK_FAIL_SHUTDOWN:
+		return "shutdown() failed";
+	case YANK_FAIL_PROTOCOL:
+		return "owner's agent answered something malformed";
+	}
+	return "failed for an unknown reason";
+}

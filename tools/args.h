@@ -1,0 +1,99 @@
+/*
+ * yankctl's command line: options, commands, instance arguments, and the
+ * one mapping from a negative errno to an exit status.
+ *
+ * Nothing here opens the registry or prints: the parsers fill a struct or
+ * an error message, so a fuzzer can feed them arbitrary argument vectors.
+ */
+#ifndef YANKCTL_ARGS_H
+#define YANKCTL_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yank.h>
+
+/* SPEC §6: the exit statuses, and nothing else. */
+enum yc_exit {
+	YC_EXIT_OK = 0,
+	YC_EXIT_USAGE = 1,       /* bad command line or instance name */
+	YC_EXIT_NOT_FOUND = 2,   /* an instance was not found, nothing yanked */
+	YC_EXIT_PARTIAL = 3,     /* some functions could not be run */
+	YC_EXIT_UNAVAILABLE = 4, /* registry unavailable, corrupt or not permitted */
+};
+
+enum yc_command {
+	YC_CMD_NONE = 0,
+	YC_CMD_LIST,
+	YC_CMD_YANK,
+	YC_CMD_QMP,
+	YC_CMD_STATUS,
+	YC_CMD_GC,
+	YC_CMD_HELP,
+};
+
+/* Bounds of --timeout, in milliseconds. */
+#define YC_TIMEOUT_MIN_MS 1
+#define YC_TIMEOUT_MAX_MS 600000
+
+/* Room for any message the parsers produce. */
+#define YC_MSG_MAX 1024
+
+struct yc_args {
+	const char *segment;     /* --segment, or NULL for the library's default */
+	uint32_t timeout_ms;     /* --timeout, or 0 when not given */
+	bool json;               /* --json */
+	bool help;               /* --help anywhere: show help for @cmd */
+	bool version;            /* --version */
+	enum yc_command cmd;
+	enum yc_command topic;   /* "help COMMAND" */
+	/* yank: the parsed instances; names point into argv. */
+	struct yank_instance *instances;
+	size_t n_instances;
+};
+
+/*
+ * Parse @argv into @out.  Returns 0, or -EINVAL with a one-line message in
+ * @msg ("what: why", no program name) for a usage error, or -ENOMEM.
+ * Instance arguments are checked only when no --help was given.  Free
+ * @out with yc_args_free() whatever the result.
+ */
+int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, size_t msglen);
+void yc_args_free(struct yc_args *args);
+
+/*
+ * Parse one instance argument: "block-node:NAME", "chardev:ID" or
+ * "migration".  @out->name points into @arg.  Returns 0, or -EINVAL or
+ * -ENAMETOOLONG with a message in @msg naming the argument and the reason.
+ */
+int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, size_t msglen);
+
+/*
+ * Why the library rejects @name (it already did: @err is its answer), in
+ * words: "empty name", "not valid UTF-8", ...
+ */
+const char *yc_name_problem(const char *name, int err);
+
+/* The one mapping from a negative errno (or 0) to an exit status. */
+enum yc_exit yc_exit_code(int err);
+
+const char *yc_command_name(enum yc_command cmd);
+
+/* Length of the valid UTF-8 sequence at @s (@len bytes readable), or 0. */
+size_t yc_utf8_seq(const unsigned char *s, size_t len);
+
+/*
+ * Copy @s into @buf for a message or a table cell: control bytes and
+ * invalid UTF-8 become \xNN escapes, and a long string is cut with "...".
+ * Always NUL-terminates; returns @buf.
+ */
+char *yc_escape(const char *s, char *buf, size_t size);
+
+/* "chardev:c0", "block-node:disk0", "migration", escaped as above. */
+char *yc_format_instance(enum yank_type type, const char *name, char *buf, size_t size);
+
+/* A short reason for a failure record, e.g. "stale fd, left alone". */
+const char *yc_failure_reason(enum yank_failure_kind kind);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * What yankctl prints: the list table and its JSON form, the status
+ * report, and yank failures.  Pure formatting over what the library
+ * returned; the only outside look is /proc/PID/comm for owner names.
+ */
+#ifndef YANKCTL_OUTPUT_H
+#define YANKCTL_OUTPUT_H
+
+#include <stdio.h>
+
+#include <yank.h>
+
+/* The aligned table: TYPE NAME PID COMMAND FDS CALLBACKS.  Nothing for n == 0. */
+int yc_print_list(FILE *f, const struct yank_instance_info *info, size_t n);
+
+/*
+ * A JSON array, one object per line, streamed: {"type", "id" or
+ * "node-name", "pid", "command", "alive", "fds", "callbacks"}.
+ */
+int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n);
+
+void yc_print_status(FILE *f, const char *segment, const struct yank_status *st);
+int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st);
+
+/* One "yankctl: INSTANCE: pid P, fd F: reason" line per record. */
+void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n);
+
+/* {"failures": [{"type", "id"/"node-name", "pid", "fd", "reason", "error"}]} */
+int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n);
+
+/*
+ * The owner's command name from /proc/PID/comm into @buf (escaped for
+ * printing), or "" when it cannot be read.
+ */
+char *yc_owner_comm(pid_t pid, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,549 @@
+/*
+ * yankctl: list and yank the instances that processes registered with
+ * libyank, check the registry's health, and serve QMP.
+ *
+ * Commands that only look open the segment with yank_open_existing(), so
+ * they never create one; a missing segment is an empty registry.  Every
+ * wait is bounded by --timeout, passed to the library.  Errors are one
+ * line each on stderr, "yankctl: <what>: <why>", and the exit status comes
+ * from one mapping (yc_exit_code()).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yank.h>
+
+#include "args.h"
+#include "output.h"
+#include "qmp.h"
+
+/* Waits when --timeout is not given, in milliseconds. */
+#define DEFAULT_LOCK_TIMEOUT_MS 2000
+#define DEFAULT_AGENT_TIMEOUT_MS 1000
+
+static const char usage_text[] =
+	"Usage: yankctl [--segment NAME] [--timeout MS] [--json] COMMAND [ARGS]\n"
+	"\n"
+	"List and yank the connections that processes registered with libyank:\n"
+	"a yank shuts a connection down so that a process hung on it recovers.\n"
+	"\n"
+	"Commands:\n"
+	"  list               every instance: type, name, owner pid and command,\n"
+	"                     fd and callback records\n"
+	"  yank INSTANCE...   yank these instances; INSTANCE is block-node:NAME,\n"
+	"                     chardev:ID or migration\n"
+	"  qmp                serve QMP (query-yank, yank) on stdin and stdout\n"
+	"  status             segment health: layout, capacity used, processes,\n"
+	"                     lock state, integrity check\n"
+	"  gc                 reap the records of dead processes now\n"
+	"  help [COMMAND]     this text, or the help of one command\n"
+	"\n"
+	"Options (before or after the command):\n"
+	"  -s, --segment NAME  the registry's shared-memory segment\n"
+	"                      (default: $YANK_SEGMENT, else /yank-UID)\n"
+	"  -t, --timeout MS    bound every wait to MS milliseconds, 1 to 600000\n"
+	"                      (default: 2000 for the registry lock, 1000 for\n"
+	"                      each owner process's answer)\n"
+	"  -j, --json          machine-readable output\n"
+	"  -h, --help          show this help, or the command's\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"Exit status: 0 success; 1 bad usage; 2 an instance was not found (nothing\n"
+	"yanked); 3 partly failed; 4 registry unavailable, corrupt or not permitted.\n";
+
+static const struct {
+	enum yc_command cmd;
+	const char *text;
+} command_help[] = {
+	{ YC_CMD_LIST,
+	  "Usage: yankctl [OPTIONS] list\n"
+	  "\n"
+	  "List every registered instance, oldest registration first: its type, its\n"
+	  "name, the pid and command of the process that owns it, and how many fd\n"
+	  "and callback records it carries.  An owner that died and was not reaped\n"
+	  "yet shows as <dead>.  A segment that does not exist is an empty registry:\n"
+	  "nothing is printed (\"[]\" with --json) and the exit status is 0.\n"
+	  "\n"
+	  "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
+	  "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
+	  "\"fds\" and \"callbacks\".\n" },
+	{ YC_CMD_YANK,
+	  "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
+	  "\n"
+	  "Yank the listed instances: every fd registered on them is shut down\n"
+	  "(shutdown(SHUT_RDWR)) and every callback runs in its owner process.\n"
+	  "INSTANCE is block-node:NAME, chardev:ID or migration.  Every argument is\n"
+	  "checked first (exit 1 for a bad one), then all are looked up: if one is\n"
+	  "missing, nothing is yanked and the status is 2.  When some function could\n"
+	  "not be run (stale fd, owner stopped or gone), each is reported on stderr\n"
+	  "and the status is 3.\n"
+	  "\n"
+	  "With --json: {\"failures\": [...]} on stdout, one object per record that\n"
+	  "could not be carried out.\n" },
+	{ YC_CMD_QMP,
+	  "Usage: yankctl [OPTIONS] qmp\n"
+	  "\n"
+	  "Speak QMP on stdin and stdout, as QEMU does: a greeting, then\n"
+	  "qmp_capabilities (optionally enabling \"oob\"), query-yank and yank, with\n"
+	  "execute or exec-oob.  Requests are JSON objects and need no newline; each\n"
+	  "gets exactly one reply line.  After malformed input one error is sent\n"
+	  "and the rest of that line is skipped.  Ends at end of input.\n"
+	  "Serve it on a socket with, for example:\n"
+	  "  socat UNIX-LISTEN:/run/yank.qmp,fork EXEC:'yankctl qmp'\n" },
+	{ YC_CMD_STATUS,
+	  "Usage: yankctl [OPTIONS] status\n"
+	  "\n"
+	  "Report the segment's health: layout version, size, capacity used per\n"
+	  "table, processes live and dead, who holds the registry lock, torn slots\n"
+	  "and the result of an integrity check.  Exit status 4 when the check\n"
+	  "fails or the segment cannot be opened; a segment that does not exist is\n"
+	  "reported as such with status 0.\n" },
+	{ YC_CMD_GC,
+	  "Usage: yankctl [OPTIONS] gc\n"
+	  "\n"
+	  "Remove the records of processes that are gone now, rather than when a\n"
+	  "registration next needs the room, and print how many instances were\n"
+	  "reaped.\n" },
+	{ YC_CMD_HELP,
+	  "Usage: yankctl help [COMMAND]\n"
+	  "\n"
+	  "Show the general help, or the help of COMMAND.\n" },
+};
+
+static int show_help(enum yc_command cmd)
+{
+	for (size_t i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++) {
+		if (command_help[i].cmd == cmd) {
+			fputs(command_help[i].text, stdout);
+			return YC_EXIT_OK;
+		}
+	}
+	fputs(usage_text, stdout);
+	return YC_EXIT_OK;
+}
+
+/* The segment name for messages, before the library has resolved it. */
+static const char *segment_label(const struct yc_args *a, char *buf, size_t size)
+{
+	const char *env = getenv("YANK_SEGMENT");
+
+	if (a->segment)
+		return a->segment;
+	if (env && *env)
+		return env;
+	snprintf(buf, size, "/yank-%u", (unsigned int)getuid());
+	return buf;
+}
+
+static void open_opts(const struct yc_args *a, struct yank_open_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->lock_timeout_ms = a->timeout_ms ? a->timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
+	o->agent_timeout_ms = a->timeout_ms ? a->timeout_ms : DEFAULT_AGENT_TIMEOUT_MS;
+}
+
+/*
+ * Open the registry if it exists: 0 with *reg set, -ENOENT quietly, or
+ * another error after saying so.
+ */
+static int open_registry(const struct yc_args *a, yank_registry **reg)
+{
+	struct yank_open_opts o;
+	char buf[64], esc[320];
+	int r;
+
+	open_opts(a, &o);
+	r = yank_open_existing(a->segment, &o, reg);
+	if (r < 0 && r != -ENOENT)
+		fprintf(stderr, "yankctl: segment %s: %s\n",
+			yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc)),
+			yank_strerror(r));
+	return r;
+}
+
+static void report(yank_registry *reg, const char *what, int err)
+{
+	char esc[320];
+
+	fprintf(stderr, "yankctl: segment %s: %s: %s\n",
+		yc_escape(yank_segment_name(reg), esc, sizeof(esc)), what, yank_strerror(err));
+}
+
+static int cmd_list(const struct yc_args *a)
+{
+	struct yank_instance_info *info = NULL;
+	yank_registry *reg = NULL;
+	size_t n = 0;
+	int r;
+
+	r = open_registry(a, &reg);
+	if (r < 0 && r != -ENOENT)
+		return yc_exit_code(r);
+	if (reg) {
+		r = yank_query(reg, &info, &n);
+		if (r < 0) {
+			report(reg, "query", r);
+			yank_close(reg);
+			return yc_exit_code(r);
+		}
+	}
+	r = a->json ? yc_print_list_json(stdout, info, n) : yc_print_list(stdout, info, n);
+	if (r < 0)
+		fprintf(stderr, "yankctl: list: %s\n", strerror(-r));
+	yank_query_free(info, n);
+	yank_close(reg);
+	return r < 0 ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+static bool same_instance(const struct yank_instance *want, const struct yank_instance_info *have)
+{
+	if (want->type != have->type)
+		return false;
+	if (want->type == YANK_MIGRATION)
+		return true;
+	return want->name && have->name && !strcmp(want->name, have->name);
+}
+
+/*
+ * yank_yank() does not say which instance was missing: find out with a
+ * query (or report all when there is no registry), once per name.
+ */
+static void report_missing(yank_registry *reg, const struct yank_instance *list, size_t n,
+			   bool json)
+{
+	struct yank_instance_info *info = NULL;
+	json_t *missing = json ? json_array() : NULL;
+	char inst[1100];
+	size_t n_info = 0, shown = 0;
+
+	if (reg && yank_query(reg, &info, &n_info) < 0)
+		n_info = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false, present = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = list[k].type == list[i].type &&
+			       (list[i].type == YANK_MIGRATION || !strcmp(list[k].name, list[i].name));
+		for (size_t k = 0; k < n_info && !present; k++)
+			present = same_instance(&list[i], &info[k]);
+		if (seen || present)
+			continue;
+		fprintf(stderr, "yankctl: %s: Instance not found\n",
+			yc_format_instance(list[i].type, list[i].name, inst, sizeof(inst)));
+		if (missing)
+			json_array_append_new(missing,
+					      yc_qmp_instance_json(list[i].type, list[i].name));
+		shown++;
+	}
+	/* Everything is there now: one went away and came back meanwhile. */
+	if (!shown)
+		fprintf(stderr, "yankctl: yank: Instance not found\n");
+	if (missing) {
+		json_t *obj = json_pack("{s:o}", "missing", missing);
+
+		if (obj) {
+			json_dumpf(obj, stdout, 0);
+			fputc('\n', stdout);
+			json_decref(obj);
+		}
+	}
+	yank_query_free(info, n_info);
+}
+
+static int cmd_yank(const struct yc_args *a)
+{
+	struct yank_failure *failures = NULL;
+	yank_registry *reg = NULL;
+	size_t n_failures = 0;
+	int r;
+
+	r = open_registry(a, &reg);
+	if (r == -ENOENT) {
+		report_missing(NULL, a->instances, a->n_instances, a->json);
+		return YC_EXIT_NOT_FOUND;
+	}
+	if (r < 0)
+		return yc_exit_code(r);
+
+	r = yank_yank_detailed(reg, a->instances, a->n_instances, &failures, &n_failures);
+	if (r == -ENOENT) {
+		report_missing(reg, a->instances, a->n_instances, a->json);
+	} else if (r == 0 || r == -EIO) {
+		yc_print_failures(stderr, failures, n_failures);
+		if (r == -EIO && !n_failures)
+			fprintf(stderr, "yankctl: yank: some functions could not be run\n");
+		if (a->json)
+			yc_print_failures_json(stdout, failures, n_failures);
+	} else {
+		report(reg, "yank", r);
+	}
+	yank_failures_free(failures, n_failures);
+	yank_close(reg);
+	return yc_exit_code(r);
+}
+
+static int cmd_status(const struct yc_args *a)
+{
+	yank_registry *reg = NULL;
+	struct yank_status st;
+	char buf[64], esc[320];
+	int r;
+
+	r = open_registry(a, &reg);
+	if (r == -ENOENT) {
+		const char *seg = segment_label(a, buf, sizeof(buf));
+
+		if (a->json) {
+			json_t *obj = json_pack("{s:o, s:b}", "segment", yc_json_name(seg),
+						"exists", 0);
+
+			if (obj) {
+				json_dumpf(obj, stdout, 0);
+				fputc('\n', stdout);
+				json_decref(obj);
+			}
+		} else {
+			printf("segment:         %s\n", yc_escape(seg, esc, sizeof(esc)));
+			printf("state:           does not exist (an empty registry)\n");
+		}
+		return YC_EXIT_OK;
+	}
+	if (r < 0)
+		return yc_exit_code(r);
+
+	memset(&st, 0, sizeof(st));
+	r = yank_status(reg, &st);
+	if (r < 0) {
+		report(reg, "status", r);
+		yank_close(reg);
+		return yc_exit_code(r);
+	}
+	if (a->json)
+		yc_print_status_json(stdout, yank_segment_name(reg), &st);
+	else
+		yc_print_status(stdout, yank_segment_name(reg), &st);
+	if (st.integrity) {
+		char detail[sizeof(st.integrity_detail) + 1];
+
+		memcpy(detail, st.integrity_detail, sizeof(st.integrity_detail));
+		detail[sizeof(st.integrity_detail)] = '\0';
+		report(reg, "integrity check failed", st.integrity);
+		if (detail[0])
+			fprintf(stderr, "yankctl: segment %s: %s\n",
+				yc_escape(yank_segment_name(reg), buf, sizeof(buf)),
+				yc_escape(detail, esc, sizeof(esc)));
+	}
+	yank_close(reg);
+	return st.integrity ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+static int cmd_gc(const struct yc_args *a)
+{
+	yank_registry *reg = NULL;
+	size_t reaped = 0;
+	int r;
+
+	r = open_registry(a, &reg);
+	if (r < 0 && r != -ENOENT)
+		return yc_exit_code(r);
+	if (reg) {
+		r = yank_gc(reg, &reaped);
+		if (r < 0) {
+			report(reg, "gc", r);
+			yank_close(reg);
+			return yc_exit_code(r);
+		}
+		yank_close(reg);
+	}
+	if (a->json)
+		printf("{\"reaped\": %zu}\n", reaped);
+	else
+		printf("reaped %zu instance%s\n", reaped, reaped == 1 ? "" : "s");
+	return YC_EXIT_OK;
+}
+
+/*
+ * The QMP backend.  The registry is opened afresh for every command: the
+ * segment may appear after the server started, or be re-created.
+ */
+struct qmp_ctx {
+	const char *segment;
+	struct yank_open_opts opts;
+	yank_registry *reg;
+};
+
+static int qmp_open(struct qmp_ctx *c)
+{
+	if (c->reg)
+		return 0;
+	return yank_open_existing(c->segment, &c->opts, &c->reg);
+}
+
+static void qmp_release(struct qmp_ctx *c)
+{
+	yank_close(c->reg);
+	c->reg = NULL;
+}
+
+static int qmp_query(void *ctx, struct yank_instance_info **out, size_t *n)
+{
+	struct qmp_ctx *c = ctx;
+	int r = qmp_open(c);
+
+	*out = NULL;
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = yank_query(c->reg, out, n);
+	if (r < 0)
+		qmp_release(c);
+	return r;
+}
+
+static void qmp_query_done(void *ctx, struct yank_instance_info *info, size_t n)
+{
+	yank_query_free(info, n);
+	qmp_release(ctx);
+}
+
+static int qmp_yank(void *ctx, const struct yank_instance *list, size_t n,
+		    struct yank_failure **failures, size_t *n_failures)
+{
+	struct qmp_ctx *c = ctx;
+	int r = qmp_open(c);
+
+	*failures = NULL;
+	*n_failures = 0;
+	/* No registry: nothing exists, and an empty list still succeeds. */
+	if (r == -ENOENT)
+		return n ? -ENOENT : 0;
+	if (r < 0)
+		return r;
+	r = yank_yank_detailed(c->reg, list, n, failures, n_failures);
+	if (r < 0 && r != -EIO)
+		qmp_release(c);
+	return r;
+}
+
+static void qmp_yank_done(void *ctx, struct yank_failure *failures, size_t n)
+{
+	yank_failures_free(failures, n);
+	qmp_release(ctx);
+}
+
+/* One reply line, in as few write(2) calls as the pipe allows. */
+static int qmp_write(void *opaque, const char *line, size_t len)
+{
+	int fd = *(int *)opaque;
+
+	while (len) {
+		ssize_t n = write(fd, line, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		line += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int cmd_qmp(const struct yc_args *a)
+{
+	char buf[64], esc[320];
+	struct qmp_ctx ctx = { .segment = a->segment };
+	struct yc_qmp_backend be = {
+		.ctx = &ctx,
+		.segment = yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc)),
+		.query = qmp_query,
+		.query_done = qmp_query_done,
+		.yank = qmp_yank,
+		.yank_done = qmp_yank_done,
+	};
+	int out_fd = STDOUT_FILENO;
+	struct yc_qmp *q;
+	int r;
+
+	open_opts(a, &ctx.opts);
+	q = yc_qmp_new(&be, qmp_write, &out_fd);
+	if (!q) {
+		fprintf(stderr, "yankctl: qmp: %s\n", strerror(ENOMEM));
+		return YC_EXIT_UNAVAILABLE;
+	}
+	r = yc_qmp_serve(q, STDIN_FILENO);
+	yc_qmp_free(q);
+	qmp_release(&ctx);
+	/* The client hung up: that is how a session ends, too. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		r = 0;
+	if (r < 0)
+		fprintf(stderr, "yankctl: qmp: %s\n", strerror(-r));
+	return r < 0 ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct yc_args a;
+	char msg[YC_MSG_MAX];
+	int code, r;
+
+	/* A reader that went away must not kill us halfway through a yank. */
+	signal(SIGPIPE, SIG_IGN);
+
+	r = yc_parse_args(argc, argv, &a, msg, sizeof(msg));
+	if (r == -ENOMEM) {
+		fprintf(stderr, "yankctl: %s\n", strerror(ENOMEM));
+		code = YC_EXIT_UNAVAILABLE;
+	} else if (r < 0) {
+		fprintf(stderr, "yankctl: %s\nTry 'yankctl --help' for more information.\n", msg);
+		code = YC_EXIT_USAGE;
+	} else if (a.help || a.cmd == YC_CMD_HELP) {
+		code = show_help(a.cmd == YC_CMD_HELP ? a.topic : a.cmd);
+	} else if (a.version) {
+		printf("yankctl %s\n", yank_version());
+		code = YC_EXIT_OK;
+	} else {
+		switch (a.cmd) {
+		case YC_CMD_LIST:
+			code = cmd_list(&a);
+			break;
+		case YC_CMD_YANK:
+			code = cmd_yank(&a);
+			break;
+		case YC_CMD_QMP:
+			code = cmd_qmp(&a);
+			break;
+		case YC_CMD_STATUS:
+			code = cmd_status(&a);
+			break;
+		case YC_CMD_GC:
+			code = cmd_gc(&a);
+			break;
+		default:
+			code = show_help(YC_CMD_NONE);
+			break;
+		}
+	}
+	yc_args_free(&a);
+
+	/*
+	 * Output that could not be written is an error, unless nobody reads
+	 * it: stdio keeps what it failed to write, so this flush fails again
+	 * with the same errno.
+	 */
+	r = fflush(stdout);
+	if ((r != 0 || ferror(stdout)) && (r == 0 || errno != EPIPE)) {
+		fprintf(stderr, "yankctl: standard output: %s\n",
+			strerror(r ? errno : EIO));
+		if (code == YC_EXIT_OK)
+			code = YC_EXIT_UNAVAILABLE;
+	}
+	return code;
+}
