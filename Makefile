@@ -80,14 +80,14 @@ deps:
 
 $(B)/obj/%.o: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 $(B)/obj/%.os: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -fPIC -c -o $@ $<
 # The test build: the same sources with fault-injection points compiled in.
 $(B)/obj/%.to: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 $(SOLIB): $(LIB_PICS) libshm/libyank.map
 	$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
@@ -104,26 +104,31 @@ $(B)/yank.pc: libshm/yank.pc.in Makefile
 
 $(B)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itools $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -MF $@.d -Itools $(CFLAGS) -c -o $@ $<
 $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
 
 # White-box unit tests see libshm/ internals and the fault points.
 $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
 # Black-box integration tests use yank.h only.
 $(B)/tests/%: tests/integration/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) -MF $@.d -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libyank-test.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS)
+	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS)
 $(B)/examples/%: examples/%.c $(B)/libyank.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS)
+# Benchmarks link the production library; -Ilibshm only for the in-process baseline's needs.
+$(B)/bench/%: bench/%.c $(B)/libyank.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS) -lm
+
 # Fuzz targets double as corpus-replay programs in every test run.
 $(B)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libyank-test.a $(B)/libyankctl-test.a
 	@mkdir -p $(@D)
@@ -180,4 +185,4 @@ uninstall:
 clean:
 	rm -rf build bench/results.json
 
--include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d)
+-include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d $(B)/examples/*.d $(B)/bench/*.d)

@@ -44,6 +44,7 @@ struct agent {
 	struct agent_cfg cfg;
 	int lfd, efd;
 	pthread_t th;
+	unsigned long connections; /* accepted, for tests and diagnostics */
 	uint32_t addr_len;
 	char addr[AGENT_ADDR_MAX];
 	char rbuf[WIRE_MAX_MSG];
@@ -249,6 +250,7 @@ static void *agent_main(void *arg)
 		int c = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0)
 			continue;
+		__atomic_add_fetch(&a->connections, 1, __ATOMIC_RELAXED);
 		if (yank__peer_allowed(c, a->cfg.uid, a->cfg.use_group, a->cfg.group))
 			serve(a, c);
 		else
@@ -329,6 +331,11 @@ void yank__agent_forget(struct agent *a)
 	close(a->lfd);
 	close(a->efd);
 	free(a);
+}
+
+unsigned long yank__agent_connections(const struct agent *a)
+{
+	return a ? __atomic_load_n(&a->connections, __ATOMIC_RELAXED) : 0;
 }
 
 const char *yank__agent_addr(const struct agent *a, uint32_t *len)

@@ -26,6 +26,8 @@ void yank__agent_stop(struct agent *a);
 /* In a forked child: the thread is not there; close its fds, free it. */
 void yank__agent_forget(struct agent *a);
 const char *yank__agent_addr(const struct agent *a, uint32_t *len);
+/* Connections accepted so far. */
+unsigned long yank__agent_connections(const struct agent *a);
 
 /*
  * Run one record of this process, in this thread, as a yank would: the

@@ -297,6 +297,7 @@ YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_ins
 	r = locked(reg);
 	if (r < 0)
 		return r;
+	FAULT("register.locked");
 	uint32_t idx;
 	uint64_t gen;
 	r = find(reg, inst, &idx);
@@ -336,6 +337,7 @@ YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_i
 		return r;
 	uint32_t idx;
 	uint64_t gen;
+	FAULT("unregister.locked");
 	r = find_mine(reg, inst, &idx, &gen);
 	if (r == 0 && (reg->seg.insts[idx].n_fds || reg->seg.insts[idx].n_cbs))
 		r = -EBUSY;
@@ -382,6 +384,7 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 	if (r == 0)
 		r = yank__rec_claim(&reg->seg, lr.inst, kind, fd, lr.dev, lr.ino, &lr.rec,
 				    &lr.rec_gen);
+	FAULT("record.claimed");
 	if (r == 0) {
 		r = yank__local_add(reg->local, &lr);
 		if (r < 0)
@@ -416,6 +419,7 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 			     &rec, &rec_gen);
 	if (r < 0 && r != -ETIMEDOUT)
 		return r;
+	FAULT("record.unpublished");
 	int l = yank__lock(&reg->seg, reg->lock_ms);
 	if (l < 0)
 		return l;
@@ -543,8 +547,14 @@ YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, 
 		    !(__atomic_load_n(&s->insts[i].h.seq, __ATOMIC_RELAXED) & 1))
 			continue;
 		struct inst_view v;
-		if (yank__read_inst(s, i, &v) < 0)
-			continue;
+		int rr = yank__read_inst(s, i, &v);
+		if (rr == -EPROTO) {
+			free(names);
+			free(info);
+			return -EPROTO;
+		}
+		if (rr < 0)
+			continue; /* freed meanwhile, or a writer is in it: in flux */
 		if (v.proc != last_proc || v.proc_gen != last_gen) {
 			struct proc_view pv;
 			last_proc = v.proc;

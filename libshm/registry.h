@@ -63,15 +63,19 @@ static inline uint32_t *table_next(const struct table *t, uint32_t i)
 	return (uint32_t *)(t->base + (size_t)i * t->slot_size + t->next_off);
 }
 
-/* Seqlock, writer side (lock held). */
+/*
+ * Seqlock, writer side (lock held).  Parity is forced rather than toggled:
+ * a writer that died inside a slot the repair did not visit (one past the
+ * high-water mark) leaves it odd, and the next writer must not invert it.
+ */
 static inline void slot_begin(struct slot_head *h)
 {
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->seq, h->seq | 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 static inline void slot_end(struct slot_head *h)
 {
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->seq, (h->seq | 1) + 1, __ATOMIC_RELEASE);
 }
 
 uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);

@@ -93,6 +93,59 @@ static inline void tu_write_byte(int fd, int c)
 		_exit(120);
 }
 
+/*
+ * Read one line from @fd into @buf (NUL-terminated, newline dropped) within
+ * @ms (scaled).  Byte by byte, so nothing past the line is consumed.
+ * Returns the length, or -1 on timeout or EOF.
+ */
+static inline int tu_read_line(int fd, char *buf, size_t cap, long ms)
+{
+	long end = tu_now_ms() + ms * tu_mult();
+	size_t n = 0;
+	while (n + 1 < cap) {
+		long left = end - tu_now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		char c;
+		if (read(fd, &c, 1) != 1)
+			return -1;
+		if (c == '\n')
+			break;
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/*
+ * Start $HELPERS/@prog with @argv (NULL-terminated, argv[0] ignored);
+ * *to_child writes its stdin, *from_child reads its stdout.  Returns the pid.
+ */
+static inline pid_t tu_spawn(const char *prog, char *const argv[], int *to_child, int *from_child)
+{
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		char path[4096];
+		const char *dir = getenv("HELPERS");
+		snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/tests/helpers", prog);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	*to_child = in[1];
+	*from_child = out[0];
+	return pid;
+}
+
 /* Count open fds of this process. */
 static inline int tu_count_fds(void)
 {
