@@ -217,6 +217,10 @@ static void serve(struct agent *a, int conn)
 		r = yank__wire_decode(a->rbuf, len, &m);
 		if (r == 0 && m.op != WIRE_YANK)
 			r = -EPROTO;
+		/* A yanker that gave up (we were stopped, say) has reported these
+		 * records as not run: running them now would make it a liar. */
+		if (r == 0 && yank__now_ns() > m.deadline)
+			r = -ETIMEDOUT;
 		if (r < 0) {
 			send_error(conn, r);
 			return;
@@ -298,6 +302,8 @@ int yank__agent_start(const struct agent_cfg *cfg, struct agent **out)
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		r = -pthread_create(&a->th, NULL, agent_main, a);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r == 0)
+			pthread_setname_np(a->th, "yank-agent"); /* for ps and top */
 	}
 	if (r < 0) {
 		if (a->lfd >= 0)

@@ -252,14 +252,15 @@ static int send_request(struct job *j, struct owner *o)
 		const struct item *it = &j->items[o->ord[o->sent + k]];
 		j->witems[k] = (struct wire_item){ it->rv.idx, it->rv.gen, 0, 0 };
 	}
-	struct wire_msg m = { .op = WIRE_YANK, .n = k, .items = j->witems };
+	uint64_t deadline = yank__now_ns() + (uint64_t)j->reg->agent_ms * 1000000u;
+	struct wire_msg m = { .op = WIRE_YANK, .n = k, .items = j->witems, .deadline = deadline };
 	size_t len;
 	int r = yank__wire_encode(&m, j->buf, sizeof(j->buf), &len);
 	if (r == 0)
 		r = yank__send(o->conn, j->buf, len, NULL, 0);
 	if (r == 0) {
 		o->sent += k;
-		o->deadline = yank__now_ns() + (uint64_t)j->reg->agent_ms * 1000000u;
+		o->deadline = deadline;
 	}
 	return r;
 }

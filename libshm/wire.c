@@ -65,7 +65,8 @@ int yank__wire_encode(const struct wire_msg *m, char *buf, size_t cap, size_t *l
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &o, out_write);
 	int has_items = m->op == WIRE_YANK || m->op == WIRE_RES;
-	msgpack_pack_map(&pk, 2 + (has_items ? 1 : 0) + (m->op == WIRE_RES) + (m->op == WIRE_ERR));
+	msgpack_pack_map(&pk, 2 + (has_items ? 1 : 0) + (m->op == WIRE_RES) + (m->op == WIRE_ERR) +
+				      (m->op == WIRE_YANK));
 	pack_key(&pk, "v");
 	msgpack_pack_uint32(&pk, WIRE_VERSION);
 	pack_key(&pk, "op");
@@ -90,6 +91,10 @@ int yank__wire_encode(const struct wire_msg *m, char *buf, size_t cap, size_t *l
 			msgpack_pack_true(&pk);
 		else
 			msgpack_pack_false(&pk);
+	}
+	if (m->op == WIRE_YANK) {
+		pack_key(&pk, "dl");
+		msgpack_pack_uint64(&pk, m->deadline);
 	}
 	if (m->op == WIRE_ERR) {
 		pack_key(&pk, "errno");
@@ -241,11 +246,11 @@ static int parse_items(const msgpack_object *o, int width, struct wire_msg *m)
 	return 0;
 }
 
-enum { K_V = 1, K_OP = 2, K_RECS = 4, K_MORE = 8, K_ERRNO = 16 };
+enum { K_V = 1, K_OP = 2, K_RECS = 4, K_MORE = 8, K_ERRNO = 16, K_DL = 32 };
 
 static int parse_map(const msgpack_object *root, struct wire_msg *m)
 {
-	if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size > 5)
+	if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size > 6)
 		return -EPROTO;
 	const msgpack_object *recs = NULL;
 	unsigned seen = 0;
@@ -264,6 +269,7 @@ static int parse_map(const msgpack_object *root, struct wire_msg *m)
 			       : key_is(k, "recs")  ? K_RECS
 			       : key_is(k, "more")  ? K_MORE
 			       : key_is(k, "errno") ? K_ERRNO
+			       : key_is(k, "dl")    ? K_DL
 						    : 0;
 		if (!bit || (seen & bit))
 			return -EPROTO;
@@ -281,12 +287,14 @@ static int parse_map(const msgpack_object *root, struct wire_msg *m)
 		}
 		if (bit == K_ERRNO && (get_int32(v, &m->err) < 0 || m->err >= 0))
 			return -EPROTO;
+		if (bit == K_DL && get_uint(v, UINT64_MAX, &m->deadline) < 0)
+			return -EPROTO;
 	}
 	if (!(seen & K_V) || !(seen & K_OP))
 		return -EPROTO;
 	unsigned want = K_V | K_OP;
 	if (m->op == WIRE_YANK)
-		want |= K_RECS;
+		want |= K_RECS | K_DL;
 	else if (m->op == WIRE_RES)
 		want |= K_RECS | K_MORE;
 	else if (m->op == WIRE_ERR)

@@ -35,6 +35,8 @@ struct wire_msg {
 	uint32_t n;              /* items used */
 	struct wire_item *items; /* caller's array of WIRE_MAX_ITEMS */
 	int more;                /* WIRE_RES: further replies follow */
+	uint64_t deadline;       /* WIRE_YANK: CLOCK_MONOTONIC ns after which the
+				  * yanker no longer waits: do nothing then */
 	int32_t err;             /* WIRE_ERR: negative errno */
 };
 

@@ -8,14 +8,16 @@
  *                           block in recv() on it in a thread
  *   pair:TYPE:NAME          a socketpair; register one end, recv() on it
  *   cb:TYPE:NAME            register a callback (instance created if needed)
+ *   slowcb:TYPE:NAME        a callback that prints CBSTART, takes 300 ms, prints CBEND
  *
  * TYPE is block-node, chardev or migration (NAME then "-").  Reports on
- * stdout, one line each: "READY <pid>" after setup; "EOF <type>:<name> <fd>"
+ * stdout, one line each: "FD <type>:<name> <fd>" per registered fd and
+ * "READY <pid>" after setup; "EOF <type>:<name> <fd>"
  * when a recv() returns; "CB <type>:<name> <pid>" when a callback runs.
  * Commands on stdin, one per line: "close-fd N" (close fd N), "reuse-fd N"
  * (close N and put a fresh socket at the same number), "unreg-fd TYPE:NAME N",
  * "unreg-cb TYPE:NAME", "conns" (prints "CONNS <n>", the connections its
- * agent accepted), "quit".  EOF on stdin also quits; the registry is closed.
+ * agent accepted), "probe N" (prints "PROBE N open" or "PROBE N shut"), "quit".  EOF on stdin also quits; the registry is closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +47,7 @@ struct watch {
 static yank_registry *reg;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static char cb_labels[MAXI][300];
+static yank_fn *cb_fn[MAXI];
 static int ncb;
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
@@ -73,6 +76,14 @@ static void *watcher(void *arg)
 static void callback(void *opaque)
 {
 	say("CB %s %ld\n", (const char *)opaque, (long)getpid());
+}
+
+static void slow_callback(void *opaque)
+{
+	say("CBSTART %s\n", (const char *)opaque);
+	struct timespec ts = { 0, 300 * 1000000L };
+	nanosleep(&ts, NULL);
+	say("CBEND %s\n", (const char *)opaque);
 }
 
 static int parse_inst(char *s, struct yank_instance *in, char **rest)
@@ -144,22 +155,35 @@ static void setup(char *spec)
 		int sv[2];
 		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
 		fd = sv[0]; /* sv[1] stays open: no EOF until a yank */
-	} else if (!strcmp(kind, "cb")) {
+	} else if (!strcmp(kind, "cb") || !strcmp(kind, "slowcb")) {
 		snprintf(cb_labels[ncb], sizeof(cb_labels[ncb]), "%s:%s", yank_type_name(in.type),
 			 in.name ? in.name : "-");
-		r = yank_register_function(reg, &in, callback, cb_labels[ncb++]);
+		cb_fn[ncb] = strcmp(kind, "cb") ? slow_callback : callback;
+		r = yank_register_function(reg, &in, cb_fn[ncb], cb_labels[ncb]);
+		ncb++;
 	} else if (strcmp(kind, "inst")) {
 		fprintf(stderr, "peer: bad kind %s\n", kind);
 		exit(2);
 	}
 	if (fd >= 0) {
 		r = yank_register_fd(reg, &in, fd);
+		say("FD %s:%s %d\n", yank_type_name(in.type), in.name ? in.name : "-", fd);
 		watch_fd(fd, &in);
 	}
 	if (r < 0) {
 		fprintf(stderr, "peer: register function: %s\n", yank_strerror(r));
 		exit(3);
 	}
+}
+
+static int unregister_cb(const struct yank_instance *in)
+{
+	char label[300];
+	snprintf(label, sizeof(label), "%s:%s", yank_type_name(in->type), in->name ? in->name : "-");
+	for (int i = 0; i < ncb; i++)
+		if (!strcmp(cb_labels[i], label))
+			return yank_unregister_function(reg, in, cb_fn[i], cb_labels[i]);
+	return -ENOENT;
 }
 
 static void command(char *line)
@@ -175,8 +199,10 @@ static void command(char *line)
 		close(n);
 		int sv[2];
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-		dup2(sv[0], n);
-		close(sv[0]);
+		if (sv[0] != n) {
+			dup2(sv[0], n);
+			close(sv[0]);
+		}
 		/* sv[1] stays open: the new socket at n would see EOF only if shut. */
 		say("REUSED %d\n", n);
 	} else if (!strcmp(cmd, "unreg-fd") || !strcmp(cmd, "unreg-cb")) {
@@ -189,8 +215,13 @@ static void command(char *line)
 		if (!strcmp(cmd, "unreg-fd"))
 			r = yank_unregister_fd(reg, &in, atoi(rest));
 		else
-			r = yank_unregister_function(reg, &in, callback, cb_labels[0]);
+			r = unregister_cb(&in);
 		say("UNREG %d %s\n", r, yank_strerror(r));
+	} else if (!strcmp(cmd, "probe")) {
+		int n = atoi(rest);
+		char c;
+		ssize_t r = recv(n, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+		say("PROBE %d %s\n", n, r < 0 && errno == EAGAIN ? "open" : r < 0 ? "bad" : "shut");
 	} else if (!strcmp(cmd, "conns")) {
 		say("CONNS %lu\n", yank__agent_connections(reg->agent));
 	}
