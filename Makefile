@@ -16,6 +16,9 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 WERROR      ?= 1
 SANITIZE    ?=
 
+# V=1 shows full commands.
+Q := $(if $(filter 1,$(V)),,@)
+
 ifeq ($(SANITIZE),)
 B := build
 SAN_FLAGS :=
@@ -80,63 +83,78 @@ deps:
 
 $(B)/obj/%.o: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 $(B)/obj/%.os: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) $(LIB_CFLAGS) -fPIC -c -o $@ $<
 # The test build: the same sources with fault-injection points compiled in.
 $(B)/obj/%.to: libshm/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 $(SOLIB): $(LIB_PICS) libshm/libyank.map
-	$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
 		-Wl,--version-script=libshm/libyank.map -Wl,-z,defs $(LDFLAGS) $(LIB_LIBS)
-	ln -sf libyank.so.$(VERSION) $(B)/libyank.so.$(SOMAJOR)
-	ln -sf libyank.so.$(SOMAJOR) $(B)/libyank.so
+	$(Q)ln -sf libyank.so.$(VERSION) $(B)/libyank.so.$(SOMAJOR)
+	$(Q)ln -sf libyank.so.$(SOMAJOR) $(B)/libyank.so
 $(B)/libyank.a: $(LIB_OBJS)
-	rm -f $@ && $(AR) rcs $@ $^
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(B)/libyank-test.a: $(LIB_TOBJS)
-	rm -f $@ && $(AR) rcs $@ $^
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(B)/yank.pc: libshm/yank.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|' $< > $@
 
 $(B)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d -Itools $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itools $(CFLAGS) -c -o $@ $<
 $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
-	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
 
 # White-box unit tests see libshm/ internals and the fault points.
 $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
 # Black-box integration tests use yank.h only.
 $(B)/tests/%: tests/integration/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libyank-test.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS)
 $(B)/examples/%: examples/%.c $(B)/libyank.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS)
 # Benchmarks link the production library; -Ilibshm only for the in-process baseline's needs.
 $(B)/bench/%: bench/%.c $(B)/libyank.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS) -lm
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(LDFLAGS) $(B)/libyank.a $(LIB_LIBS) -lm
 
 # Fuzz targets double as corpus-replay programs in every test run.
 $(B)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libyank-test.a $(B)/libyankctl-test.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itools $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itools $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(LDFLAGS) $(B)/libyankctl-test.a $(B)/libyank-test.a $(LIB_LIBS) $(JSON_LIBS)
 # yankctl's parsers without its main(), for the fuzz targets.
 $(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o,$(TOOL_OBJS))
-	rm -f $@ && $(AR) rcs $@ $^
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 test check: deps
 	$(MAKE) all

@@ -70,6 +70,7 @@ static void *watcher(void *arg)
 		r = recv(w->fd, &c, 1, 0);
 	while (r > 0 || (r < 0 && errno == EINTR));
 	say("EOF %s %d\n", w->label, w->fd);
+	free(w);
 	return NULL;
 }
 
@@ -100,7 +101,8 @@ static int parse_inst(char *s, struct yank_instance *in, char **rest)
 		in->type = YANK_MIGRATION;
 	else
 		return -1;
-	in->name = in->type == YANK_MIGRATION ? NULL : strdup(name);
+	/* Points into argv or the command line: used before either changes. */
+	in->name = in->type == YANK_MIGRATION ? NULL : name;
 	return 0;
 }
 
