@@ -692,3 +692,62 @@ Test(registry, strerror_names_every_error)
 	cr_assert_str_eq(yank_type_name(YANK_BLOCK_NODE), "block-node");
 	cr_assert_null(yank_type_name(0));
 }
+
+/* SPEC §5: a writer stopped inside a slot blocks no reader and tears only that slot. */
+Test(registry, a_writer_stopped_mid_slot_blocks_no_reader)
+{
+	const char *seg = tu_segment("torn");
+	yank_registry *r = open_small(seg, 64, 64);
+	struct yank_instance keep = { YANK_CHARDEV, "keep" }, tmp = { YANK_CHARDEV, "tmp" };
+	cr_assert_eq(yank_register_instance(r, &keep), 0);
+	/* A freed slot below the high-water mark: the next claim is visible to readers. */
+	cr_assert_eq(yank_register_instance(r, &tmp), 0);
+	cr_assert_eq(yank_unregister_instance(r, &tmp), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		tu_child_init();
+		yank_registry *c;
+		if (yank_open(seg, &c) < 0)
+			_exit(10);
+		setenv("YANK_FAULT", "inst.claim.mid:stop", 1);
+		struct yank_instance in = { YANK_CHARDEV, "half" };
+		yank_register_instance(c, &in);
+		_exit(0);
+	}
+	/* Wait (bounded) until the child is stopped at its fault point. */
+	int st;
+	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+	cr_assert(WIFSTOPPED(st), "child did not stop at the fault point");
+	long t0 = tu_now_ms();
+	struct yank_instance_info *info;
+	size_t n;
+	cr_assert_eq(yank_query(r, &info, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(info[0].name, "keep");
+	yank_query_free(info, n);
+	struct yank_instance half = { YANK_CHARDEV, "half" };
+	cr_assert_eq(yank_yank(r, &half, 1), -ENOENT, "a torn slot was trusted");
+	cr_assert_eq(yank_yank(r, &keep, 1), 0);
+	cr_assert_lt(tu_now_ms() - t0, 5000 * tu_mult(), "readers waited on the writer");
+	struct yank_status s;
+	cr_assert_eq(yank_status(r, &s), 0);
+	cr_assert_eq(s.torn_slots, 1);
+	cr_assert_eq(s.lock_holder, pid);
+	cr_assert_eq(s.lock_holder_alive, 1);
+	/* Writers wait, bounded. */
+	yank_registry *w;
+	struct yank_open_opts o = { .lock_timeout_ms = 200 };
+	cr_assert_eq(yank_open_with(seg, &o, &w), 0);
+	struct yank_instance other = { YANK_CHARDEV, "other" };
+	cr_assert_eq(yank_register_instance(w, &other), -ETIMEDOUT);
+	yank_close(w);
+	/* The stopped writer dies: the next writer repairs its slot. */
+	kill(pid, SIGKILL);
+	cr_assert_neq(tu_wait(pid, 10000), -1);
+	cr_assert_eq(yank_register_instance(r, &half), 0);
+	cr_assert_eq(yank_status(r, &s), 0);
+	cr_assert_eq(s.torn_slots, 0);
+	cr_assert_eq(s.integrity, 0, "%s", s.integrity_detail);
+	cr_assert_eq(count_instances(r), 2);
+	yank_close(r);
+}
