@@ -289,12 +289,23 @@ static int check_args(yank_registry *reg, const struct yank_instance *inst)
 	return yank_check_instance(inst);
 }
 
+/* A callback record needs a function, an fd record an fd number. */
+static int check_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+			yank_fn *fn, int fd)
+{
+	int r = check_args(reg, inst);
+	if (r == 0 && kind == REC_CB && !fn)
+		r = -EINVAL;
+	if (r == 0 && kind == REC_FD && fd < 0)
+		r = -EBADF;
+	return r;
+}
+
 YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
 {
 	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	r = locked(reg);
+	if (r == 0)
+		r = locked(reg);
 	if (r < 0)
 		return r;
 	FAULT("register.locked");
@@ -330,9 +341,8 @@ YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_ins
 YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
 {
 	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	r = locked(reg);
+	if (r == 0)
+		r = locked(reg);
 	if (r < 0)
 		return r;
 	uint32_t idx;
@@ -370,18 +380,20 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 		      int fd, yank_fn *fn, void *opaque)
 {
 	struct local_rec lr = { .kind = kind, .fd = fd, .fn = fn, .opaque = opaque };
-	if (kind == REC_FD) {
-		int r = yank__sock_identity(fd, &lr.dev, &lr.ino);
-		if (r < 0)
-			return r;
-	}
-	int r = locked(reg);
+	int r = check_record(reg, inst, kind, fn, fd);
+	if (r == 0 && kind == REC_FD)
+		r = yank__sock_identity(fd, &lr.dev, &lr.ino);
+	if (r == 0)
+		r = locked(reg);
 	if (r < 0)
 		return r;
 	r = find_mine(reg, inst, &lr.inst, &lr.inst_gen);
 	if (r == 0)
 		r = ensure_agent(reg);
 	if (r == 0)
+		r = yank__rec_claim(&reg->seg, lr.inst, kind, fd, lr.dev, lr.ino, &lr.rec,
+				    &lr.rec_gen);
+	if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
 		r = yank__rec_claim(&reg->seg, lr.inst, kind, fd, lr.dev, lr.ino, &lr.rec,
 				    &lr.rec_gen);
 	FAULT("record.claimed");
@@ -397,10 +409,13 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 			 int fd, yank_fn *fn, void *opaque)
 {
+	int r = check_record(reg, inst, kind, fn, fd);
+	if (r < 0)
+		return r;
 	/* Waiting for a grace period inside a read-side section would never end. */
 	if (yank__in_callback())
 		return -EDEADLK;
-	int r = locked(reg);
+	r = locked(reg);
 	if (r < 0)
 		return r;
 	uint32_t idx;
@@ -433,42 +448,22 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 YANK_PUBLIC int yank_register_function(yank_registry *reg, const struct yank_instance *inst,
 				       yank_fn *fn, void *opaque)
 {
-	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	if (!fn)
-		return -EINVAL;
 	return add_record(reg, inst, REC_CB, -1, fn, opaque);
 }
 
 YANK_PUBLIC int yank_unregister_function(yank_registry *reg, const struct yank_instance *inst,
 					 yank_fn *fn, void *opaque)
 {
-	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	if (!fn)
-		return -EINVAL;
 	return remove_record(reg, inst, REC_CB, -1, fn, opaque);
 }
 
 YANK_PUBLIC int yank_register_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
 {
-	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	if (fd < 0)
-		return -EBADF;
 	return add_record(reg, inst, REC_FD, fd, NULL, NULL);
 }
 
 YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
 {
-	int r = check_args(reg, inst);
-	if (r < 0)
-		return r;
-	if (fd < 0)
-		return -EBADF;
 	return remove_record(reg, inst, REC_FD, fd, NULL, NULL);
 }
 

@@ -18,6 +18,20 @@ static inline uint64_t yank__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The CLOCK_MONOTONIC instant @ms from now, as pthread timed waits want it. */
+static inline struct timespec yank__deadline_ts(uint32_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 /* Sleep @us microseconds; used only in bounded retry loops. */
 void yank__nap(unsigned int us);
 

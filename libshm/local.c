@@ -136,14 +136,7 @@ static void unlink_entry(struct local *l, struct entry *e)
 /* After the grace period no reader holds @e; wait for hand-offs to finish. */
 static int drain(struct local *l, struct entry *e, uint32_t wait_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = yank__deadline_ts(wait_ms);
 	int r = 0;
 	pthread_mutex_lock(&l->mu);
 	while (__atomic_load_n(&e->r.inflight, __ATOMIC_ACQUIRE) > 0 && r == 0)

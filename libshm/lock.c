@@ -33,14 +33,7 @@ static int owner_died(struct seg *s)
 
 int yank__lock(struct seg *s, uint32_t timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = yank__deadline_ts(timeout_ms);
 	int r = pthread_mutex_clocklock(&s->hdr->lock, CLOCK_MONOTONIC, &ts);
 	if (r == EOWNERDEAD) {
 		set_holder(s->hdr);
