@@ -19,7 +19,7 @@ static const struct {
 	{ EINVAL, "invalid argument" },
 	{ ENAMETOOLONG, "instance name longer than 255 bytes" },
 	{ ENOSPC, "yank registry full" },
-	{ ETIMEDOUT, "registry lock not obtained in time" },
+	{ ETIMEDOUT, "timed out (registry lock not obtained, or an agent did not answer, in time)" },
 	{ EACCES, "permission denied" },
 	{ EPROTO, "registry segment corrupt or of an unknown layout version" },
 	{ EIO, "some yank functions could not be run" },

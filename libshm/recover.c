@@ -53,7 +53,10 @@ static int inst_ok(const struct seg *s, const struct inst_slot *in)
 
 static int rec_ok(const struct seg *s, const struct rec_slot *r)
 {
-	if ((r->kind != REC_FD && r->kind != REC_CB) || r->inst >= s->cap_inst)
+	/* Keep exactly what readers accept (yank__read_rec), or the repair
+	 * would leave slots that every reader then calls corrupt. */
+	if ((r->kind != REC_FD && r->kind != REC_CB) || r->inst >= s->cap_inst ||
+	    r->proc >= s->cap_proc || (r->kind == REC_FD && r->fd < 0))
 		return 0;
 	const struct inst_slot *in = &s->insts[r->inst];
 	return in->h.state == SLOT_LIVE && in->h.gen == r->inst_gen && r->proc == in->proc;
