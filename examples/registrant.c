@@ -142,7 +142,7 @@ static int parse_instance(const char *arg, struct conn *c)
 
 static int connect_to(const char *host, const char *port)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res, *ai;
 	int fd = -1, r;
 
@@ -202,14 +202,14 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *segment = NULL, *host = "127.0.0.1", *port;
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
 	bool with_callback = false;
 	long lifetime = 600;
 	struct conn *conns;
 	sigset_t stop;
 	char *hostbuf;
 	size_t n;
-	int opt, r;
+	int opt, r, sig = 0;
 
 	while ((opt = getopt(argc, argv, "s:ct:")) != -1) {
 		switch (opt) {
@@ -248,7 +248,8 @@ int main(int argc, char **argv)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		if (parse_instance(argv[optind + 1 + i], &conns[i]) < 0) {
-			fprintf(stderr, "registrant: '%s': not an instance\n", argv[optind + 1 + i]);
+			fprintf(stderr, "registrant: '%s': not an instance\n",
+				argv[optind + 1 + i]);
 			usage();
 		}
 	}
@@ -285,9 +286,8 @@ int main(int argc, char **argv)
 	say("registered %zu instance%s in %s, blocked in recv()", n, n == 1 ? "" : "s",
 	    yank_segment_name(reg));
 
-	for (long ticks = lifetime * 10; ticks > 0; ticks--) {
-		int sig = sigtimedwait(&stop, NULL, &tick);
-
+	for (long ticks = lifetime * 10; ticks > 0 && sig <= 0; ticks--) {
+		sig = sigtimedwait(&stop, NULL, &tick);
 		if (atomic_load(&recovered) == n) {
 			for (size_t i = 0; i < n; i++)
 				pthread_join(conns[i].thread, NULL);
@@ -297,14 +297,12 @@ int main(int argc, char **argv)
 			free(hostbuf);
 			return 0;
 		}
-		if (sig > 0) {
-			say("%s: closing the registry and exiting", strsignal(sig));
-			break;
-		}
 	}
-	if (atomic_load(&recovered) != n)
-		say("%zu of %zu connections still hung, giving up",
-		    n - (size_t)atomic_load(&recovered), n);
+	if (sig > 0)
+		say("%s: closing the registry and exiting", strsignal(sig));
+	else
+		say("%zu of %zu connections still hung after %ld s, giving up",
+		    n - (size_t)atomic_load(&recovered), n, lifetime);
 
 	/*
 	 * yank_close() unregisters what is left.  The threads still blocked

@@ -19,16 +19,12 @@ static const struct {
 	const char *name;
 	enum yc_command cmd;
 } commands[] = {
-	{ "list", YC_CMD_LIST },
-	{ "yank", YC_CMD_YANK },
-	{ "qmp", YC_CMD_QMP },
-	{ "status", YC_CMD_STATUS },
-	{ "gc", YC_CMD_GC },
-	{ "help", YC_CMD_HELP },
+	{"list", YC_CMD_LIST},     {"yank", YC_CMD_YANK}, {"qmp", YC_CMD_QMP},
+	{"status", YC_CMD_STATUS}, {"gc", YC_CMD_GC},     {"help", YC_CMD_HELP},
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, const char *fmt,
-						       ...)
+						      ...)
 {
 	va_list ap;
 
@@ -172,11 +168,11 @@ int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, siz
 		const char *prefix;
 		enum yank_type type;
 	} named[] = {
-		{ "block-node", YANK_BLOCK_NODE },
-		{ "chardev", YANK_CHARDEV },
+		{"block-node", YANK_BLOCK_NODE},
+		{"chardev", YANK_CHARDEV},
 	};
-	char esc[128];
-	struct yank_instance inst = { 0 };
+	char esc[128], type[48], type_esc[64];
+	struct yank_instance inst = {0};
 	const char *colon;
 	size_t tlen;
 	int r;
@@ -212,14 +208,10 @@ int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, siz
 	}
 	if (!colon)
 		return fail(msg, msglen, "'%s': unknown instance: expected " ACCEPTED_FORMS, esc);
-	{
-		char type[48], type_esc[64];
-
-		snprintf(type, sizeof(type), "%.*s", (int)(tlen < sizeof(type) ? tlen : sizeof(type) - 1),
-			 arg);
-		return fail(msg, msglen, "'%s': unknown instance type '%s': expected " ACCEPTED_FORMS,
-			    esc, yc_escape(type, type_esc, sizeof(type_esc)));
-	}
+	snprintf(type, sizeof(type), "%.*s", (int)(tlen < sizeof(type) ? tlen : sizeof(type) - 1),
+		 arg);
+	return fail(msg, msglen, "'%s': unknown instance type '%s': expected " ACCEPTED_FORMS, esc,
+		    yc_escape(type, type_esc, sizeof(type_esc)));
 }
 
 /*
@@ -426,4 +418,11 @@ const char *yc_failure_reason(enum yank_failure_kind kind)
 		return "owner's agent answered something malformed";
 	}
 	return "failed for an unknown reason";
+}
+
+const char *yc_failure_detail(int err)
+{
+	const char *d = strerrordesc_np(err < 0 ? -err : err);
+
+	return d ? d : "unknown error";
 }

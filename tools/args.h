@@ -41,13 +41,13 @@ enum yc_command {
 #define YC_MSG_MAX 1024
 
 struct yc_args {
-	const char *segment;     /* --segment, or NULL for the library's default */
-	uint32_t timeout_ms;     /* --timeout, or 0 when not given */
-	bool json;               /* --json */
-	bool help;               /* --help anywhere: show help for @cmd */
-	bool version;            /* --version */
+	const char *segment; /* --segment, or NULL for the library's default */
+	uint32_t timeout_ms; /* --timeout, or 0 when not given */
+	bool json;           /* --json */
+	bool help;           /* --help anywhere: show help for @cmd */
+	bool version;        /* --version */
 	enum yc_command cmd;
-	enum yc_command topic;   /* "help COMMAND" */
+	enum yc_command topic; /* "help COMMAND" */
 	/* yank: the parsed instances; names point into argv. */
 	struct yank_instance *instances;
 	size_t n_instances;
@@ -95,5 +95,12 @@ char *yc_format_instance(enum yank_type type, const char *name, char *buf, size_
 
 /* A short reason for a failure record, e.g. "stale fd, left alone". */
 const char *yc_failure_reason(enum yank_failure_kind kind);
+
+/*
+ * The errno detail of a failure record.  Plain strerror wording: the
+ * library's messages speak of the registry (its -ETIMEDOUT is about the
+ * lock), while a record's -ETIMEDOUT is an owner that did not answer.
+ */
+const char *yc_failure_detail(int err);
 
 #endif

@@ -56,7 +56,7 @@ struct comm_cache {
 	struct comm_entry {
 		pid_t pid;
 		char comm[32];
-	} *e;
+	} * e;
 };
 
 static int comm_cache_init(struct comm_cache *c, size_t n)
@@ -134,8 +134,8 @@ static const char *cell_type(const struct yank_instance_info *in)
 
 int yc_print_list(FILE *f, const struct yank_instance_info *info, size_t n)
 {
-	static const char *const head[] = { "TYPE", "NAME", "PID", "COMMAND" };
-	size_t w[4] = { 4, 4, 3, 7 };
+	static const char *const head[] = {"TYPE", "NAME", "PID", "COMMAND"};
+	size_t w[4] = {4, 4, 3, 7};
 	struct comm_cache cache;
 	char buf[CELL_MAX];
 
@@ -179,6 +179,7 @@ static int put_string(FILE *f, json_t *scratch, const char *s)
 	char buf[CELL_MAX * 2];
 	size_t len = strlen(s), n;
 	json_t *clean;
+	int r;
 
 	if (json_string_setn(scratch, s, len) == 0) {
 		n = json_dumpb(scratch, buf, sizeof(buf), JSON_ENCODE_ANY);
@@ -192,9 +193,9 @@ static int put_string(FILE *f, json_t *scratch, const char *s)
 	clean = yc_json_name(s);
 	if (!clean)
 		return -ENOMEM;
-	n = (size_t)json_dumpf(clean, f, JSON_ENCODE_ANY);
+	r = json_dumpf(clean, f, JSON_ENCODE_ANY);
 	json_decref(clean);
-	return n ? -EIO : 0;
+	return r ? -EIO : 0;
 }
 
 int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n)
@@ -313,7 +314,7 @@ int yc_print_status_json(FILE *f, const char *segment, const struct yank_status 
 			     "torn_slots", (json_int_t)st->torn_slots, "integrity", "ok",
 			     st->integrity == 0, "detail",
 			     st->integrity ? yc_json_name(detail[0] ? detail
-								 : yank_strerror(st->integrity))
+								    : yank_strerror(st->integrity))
 					   : json_null()));
 }
 
@@ -329,7 +330,7 @@ void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)
 			fprintf(f, ", fd %d", fl[i].fd);
 		fprintf(f, ": %s", yc_failure_reason(fl[i].kind));
 		if (fl[i].err)
-			fprintf(f, ": %s", yank_strerror(fl[i].err));
+			fprintf(f, ": %s", yc_failure_detail(fl[i].err));
 		fputc('\n', f);
 	}
 }
@@ -366,12 +367,11 @@ int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
 			continue;
 		obj = yc_qmp_instance_json(fl[i].type, fl[i].name);
 		if (!obj || json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
-		    json_object_set_new(obj, "fd", fl[i].fd >= 0 ? json_integer(fl[i].fd)
-								 : json_null()) < 0 ||
-		    json_object_set_new(obj, "reason", json_string(failure_word(fl[i].kind))) <
-			    0 ||
+		    json_object_set_new(obj, "fd",
+					fl[i].fd >= 0 ? json_integer(fl[i].fd) : json_null()) < 0 ||
+		    json_object_set_new(obj, "reason", json_string(failure_word(fl[i].kind))) < 0 ||
 		    json_object_set_new(obj, "error",
-					fl[i].err ? json_string(yank_strerror(fl[i].err))
+					fl[i].err ? json_string(yc_failure_detail(fl[i].err))
 						  : json_null()) < 0 ||
 		    json_array_append_new(list, obj) < 0) {
 			json_decref(list);

@@ -5,6 +5,12 @@
  * exactly one reply, malformed ones included, and replies mirror QEMU's
  * classes and wording (qapi/qmp-dispatch.c and the QAPI input visitor) so
  * that QMP clients need no change.
+ *
+ * After malformed input the session answers once, then drops everything up
+ * to the next newline, in whatever read(2) it comes: the answers to a byte
+ * stream never depend on how it was cut.  Clients that send no newlines
+ * (QEMU's python client, go-qemu) send only well-formed JSON; malformed
+ * input comes from people and scripts, a line at a time.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,7 +50,8 @@ struct yc_qmp {
 	enum scan_kind kind;
 	bool in_string;
 	bool escaped;
-	bool oversize; /* already answered as too large: drop its bytes */
+	bool oversize;  /* already answered as too large: drop its bytes */
+	bool skip_line; /* after malformed input: drop bytes up to a newline */
 	unsigned int depth;
 	char stack[YC_QMP_MAX_DEPTH];
 	char *buf;
@@ -113,8 +120,7 @@ static int reply(struct yc_qmp *q, const char *key, json_t *val, json_t *id)
 }
 
 __attribute__((format(printf, 4, 5))) static int reply_error(struct yc_qmp *q, json_t *id,
-							      const char *cls, const char *fmt,
-							      ...)
+							     const char *cls, const char *fmt, ...)
 {
 	json_t *err, *desc;
 	va_list ap;
@@ -141,9 +147,10 @@ int yc_qmp_greet(struct yc_qmp *q)
 	char package[64];
 
 	snprintf(package, sizeof(package), "yank %s", yank_version());
-	return emit(q, json_pack("{s:{s:{s:{s:i, s:i, s:i}, s:s}, s:[s]}}", "QMP", "version", "qemu",
-				 "micro", YANK_VERSION_PATCH, "minor", YANK_VERSION_MINOR, "major",
-				 YANK_VERSION_MAJOR, "package", package, "capabilities", "oob"));
+	return emit(q,
+		    json_pack("{s:{s:{s:{s:i, s:i, s:i}, s:s}, s:[s]}}", "QMP", "version", "qemu",
+			      "micro", YANK_VERSION_PATCH, "minor", YANK_VERSION_MINOR, "major",
+			      YANK_VERSION_MAJOR, "package", package, "capabilities", "oob"));
 }
 
 json_t *yc_json_name(const char *name)
@@ -211,22 +218,25 @@ static int cmd_capabilities(struct yc_qmp *q, json_t *args, json_t *id)
 		if (!json_is_array(enable))
 			return reply_error(q, id, GENERIC,
 					   "Invalid parameter type for 'enable', expected: array");
-		json_array_foreach(enable, i, val) {
+		json_array_foreach (enable, i, val) {
 			if (!json_is_string(val))
+				return reply_error(q, id, GENERIC,
+						   "Invalid parameter type for 'enable[%zu]', "
+						   "expected: string",
+						   i);
+			if (strcmp(json_string_value(val), "oob"))
 				return reply_error(
 					q, id, GENERIC,
-					"Invalid parameter type for 'enable[%zu]', expected: string", i);
-			if (strcmp(json_string_value(val), "oob"))
-				return reply_error(q, id, GENERIC,
-						   "Parameter 'enable[%zu]' does not accept value '%s'", i,
-						   json_string_value(val));
+					"Parameter 'enable[%zu]' does not accept value '%s'", i,
+					json_string_value(val));
 			want_oob = true;
 		}
 	}
 	if (args) {
-		json_object_foreach(args, key, val) {
+		json_object_foreach (args, key, val) {
 			if (strcmp(key, "enable"))
-				return reply_error(q, id, GENERIC, "Parameter '%s' is unexpected", key);
+				return reply_error(q, id, GENERIC, "Parameter '%s' is unexpected",
+						   key);
 		}
 	}
 	q->negotiated = true;
@@ -279,13 +289,14 @@ static int parse_element(struct yc_qmp *q, json_t *id, size_t i, json_t *el,
 
 	if (!json_is_object(el))
 		return reply_error(q, id, GENERIC,
-				   "Invalid parameter type for 'instances[%zu]', expected: object", i);
+				   "Invalid parameter type for 'instances[%zu]', expected: object",
+				   i);
 	if (!type)
 		return reply_error(q, id, GENERIC, "Parameter 'instances[%zu].type' is missing", i);
 	if (!json_is_string(type))
-		return reply_error(q, id, GENERIC,
-				   "Invalid parameter type for 'instances[%zu].type', expected: string",
-				   i);
+		return reply_error(
+			q, id, GENERIC,
+			"Invalid parameter type for 'instances[%zu].type', expected: string", i);
 	t = json_string_value(type);
 	if (!strcmp(t, "block-node")) {
 		out->type = YANK_BLOCK_NODE;
@@ -297,29 +308,30 @@ static int parse_element(struct yc_qmp *q, json_t *id, size_t i, json_t *el,
 		out->type = YANK_MIGRATION;
 	} else {
 		/* QEMU names the member without its path here. */
-		return reply_error(q, id, GENERIC, "Parameter 'type' does not accept value '%s'", t);
+		return reply_error(q, id, GENERIC, "Parameter 'type' does not accept value '%s'",
+				   t);
 	}
 	if (keyname) {
 		name = json_object_get(el, keyname);
 		if (!name)
-			return reply_error(q, id, GENERIC, "Parameter 'instances[%zu].%s' is missing",
-					   i, keyname);
+			return reply_error(q, id, GENERIC,
+					   "Parameter 'instances[%zu].%s' is missing", i, keyname);
 		if (!json_is_string(name))
 			return reply_error(
 				q, id, GENERIC,
-				"Invalid parameter type for 'instances[%zu].%s', expected: string", i,
-				keyname);
+				"Invalid parameter type for 'instances[%zu].%s', expected: string",
+				i, keyname);
 		out->name = json_string_value(name);
 	}
-	json_object_foreach(el, key, val) {
+	json_object_foreach (el, key, val) {
 		if (strcmp(key, "type") && (!keyname || strcmp(key, keyname)))
-			return reply_error(q, id, GENERIC, "Parameter 'instances[%zu].%s' is unexpected",
-					   i, key);
+			return reply_error(q, id, GENERIC,
+					   "Parameter 'instances[%zu].%s' is unexpected", i, key);
 	}
 	r = yank_check_instance(out);
 	if (r < 0)
-		return reply_error(q, id, GENERIC, "Parameter 'instances[%zu].%s' is invalid: %s", i,
-				   keyname ? keyname : "type", yc_name_problem(out->name, r));
+		return reply_error(q, id, GENERIC, "Parameter 'instances[%zu].%s' is invalid: %s",
+				   i, keyname ? keyname : "type", yc_name_problem(out->name, r));
 	return 1;
 }
 
@@ -340,7 +352,7 @@ static int yank_failed(struct yc_qmp *q, json_t *id, const struct yank_failure *
 				      i ? ";" : "",
 				      yc_format_instance(f[i].type, f[i].name, inst, sizeof(inst)),
 				      where, yc_failure_reason(f[i].kind), f[i].err ? ": " : "",
-				      f[i].err ? yank_strerror(f[i].err) : "");
+				      f[i].err ? yc_failure_detail(f[i].err) : "");
 	}
 	if (n > MAX_FAILURES_SHOWN && o < sizeof(desc))
 		snprintf(desc + o, sizeof(desc) - o, "; and %zu more", n - MAX_FAILURES_SHOWN);
@@ -367,12 +379,12 @@ static int cmd_yank(struct yc_qmp *q, json_t *args, json_t *id)
 	list = calloc(n ? n : 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	json_array_foreach(instances, i, val) {
+	json_array_foreach (instances, i, val) {
 		r = parse_element(q, id, i, val, &list[i]);
 		if (r <= 0)
 			goto out;
 	}
-	json_object_foreach(args, key, val) {
+	json_object_foreach (args, key, val) {
 		if (strcmp(key, "instances")) {
 			r = reply_error(q, id, GENERIC, "Parameter '%s' is unexpected", key);
 			goto out;
@@ -403,23 +415,26 @@ static int handle(struct yc_qmp *q, json_t *req)
 		return reply_error(q, NULL, GENERIC, "QMP input must be a JSON object");
 	id = json_object_get(req, "id");
 	/* exec-oob is a member like any other until oob was negotiated. */
-	json_object_foreach(req, key, val) {
+	json_object_foreach (req, key, val) {
 		if (!strcmp(key, "execute") || (q->oob && !strcmp(key, "exec-oob"))) {
 			if (!json_is_string(val))
 				return reply_error(q, id, GENERIC,
 						   "QMP input member '%s' must be a string", key);
+			/* Worded as QEMU does, whichever of the two came first. */
 			if (exec_key)
-				return reply_error(q, id, GENERIC,
-						   "QMP input member '%s' clashes with '%s'", key,
-						   exec_key);
+				return reply_error(
+					q, id, GENERIC,
+					"QMP input member 'execute' clashes with 'exec-oob'");
 			exec_key = key;
 		} else if (!strcmp(key, "arguments")) {
 			if (!json_is_object(val))
-				return reply_error(q, id, GENERIC,
-						   "QMP input member 'arguments' must be an object");
+				return reply_error(
+					q, id, GENERIC,
+					"QMP input member 'arguments' must be an object");
 			args = val;
 		} else if (strcmp(key, "id")) {
-			return reply_error(q, id, GENERIC, "QMP input member '%s' is unexpected", key);
+			return reply_error(q, id, GENERIC, "QMP input member '%s' is unexpected",
+					   key);
 		}
 	}
 	if (!exec_key)
@@ -428,13 +443,15 @@ static int handle(struct yc_qmp *q, json_t *req)
 
 	if (!q->negotiated) {
 		if (strcmp(cmd, "qmp_capabilities"))
-			return reply_error(q, id, NOT_FOUND,
-					   "Expecting capabilities negotiation with 'qmp_capabilities'");
+			return reply_error(
+				q, id, NOT_FOUND,
+				"Expecting capabilities negotiation with 'qmp_capabilities'");
 		return cmd_capabilities(q, args, id);
 	}
 	if (!strcmp(cmd, "qmp_capabilities")) {
 		if (!strcmp(exec_key, "exec-oob"))
-			return reply_error(q, id, GENERIC, "The command %s does not support OOB", cmd);
+			return reply_error(q, id, GENERIC, "The command %s does not support OOB",
+					   cmd);
 		return reply_error(q, id, NOT_FOUND,
 				   "Capabilities negotiation is already complete, command ignored");
 	}
@@ -460,8 +477,7 @@ static void scan_reset(struct yc_qmp *q)
 }
 
 /* The current value is malformed: answer once, forget it. */
-__attribute__((format(printf, 2, 3))) static int malformed(struct yc_qmp *q, const char *fmt,
-							    ...)
+__attribute__((format(printf, 2, 3))) static int malformed(struct yc_qmp *q, const char *fmt, ...)
 {
 	bool answered = q->oversize;
 	char why[128];
@@ -483,7 +499,8 @@ static int append(struct yc_qmp *q, unsigned char c)
 	if (q->len == YC_QMP_MAX_REQUEST) {
 		q->oversize = true;
 		q->len = 0;
-		return reply_error(q, NULL, GENERIC, "JSON parse error, request larger than %d bytes",
+		return reply_error(q, NULL, GENERIC,
+				   "JSON parse error, request larger than %d bytes",
 				   YC_QMP_MAX_REQUEST);
 	}
 	if (q->len == q->cap) {
@@ -517,6 +534,8 @@ static int complete(struct yc_qmp *q)
 	req = json_loadb(q->buf, q->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	scan_reset(q);
 	if (!req) {
+		/* Whatever follows on this line belongs to the same mistake. */
+		q->skip_line = true;
 		/* Jansson quotes the offending input, which need not be UTF-8. */
 		return reply_error(q, NULL, GENERIC, "JSON parse error, %s",
 				   yc_escape(jerr.text, text, sizeof(text)));
@@ -547,7 +566,7 @@ static bool ends_token(unsigned char c)
 }
 
 /* One byte inside a top-level string, object or array. */
-static int scan_inside(struct yc_qmp *q, unsigned char c, bool *skip_line)
+static int scan_inside(struct yc_qmp *q, unsigned char c)
 {
 	int r;
 
@@ -555,7 +574,7 @@ static int scan_inside(struct yc_qmp *q, unsigned char c, bool *skip_line)
 		/* JSON forbids raw control bytes in strings; a newline here means
 		 * an unterminated string, and the line is over. */
 		if (c < 0x20) {
-			*skip_line = c != '\n';
+			q->skip_line = c != '\n';
 			return malformed(q, "control character 0x%02x in a string", c);
 		}
 		if (q->escaped) {
@@ -578,7 +597,7 @@ static int scan_inside(struct yc_qmp *q, unsigned char c, bool *skip_line)
 	case '{':
 	case '[':
 		if (q->depth == YC_QMP_MAX_DEPTH) {
-			*skip_line = true;
+			q->skip_line = true;
 			return malformed(q, "nesting deeper than %d levels", YC_QMP_MAX_DEPTH);
 		}
 		q->stack[q->depth++] = (char)c;
@@ -586,7 +605,7 @@ static int scan_inside(struct yc_qmp *q, unsigned char c, bool *skip_line)
 	case '}':
 	case ']':
 		if (q->stack[q->depth - 1] != (c == '}' ? '{' : '[')) {
-			*skip_line = true;
+			q->skip_line = true;
 			return malformed(q, "unexpected '%c'", c);
 		}
 		q->depth--;
@@ -601,7 +620,6 @@ static int scan_inside(struct yc_qmp *q, unsigned char c, bool *skip_line)
 int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	bool skip_line = false;
 	size_t i = 0;
 	int r = 0;
 
@@ -610,8 +628,8 @@ int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 	while (i < len && r == 0) {
 		unsigned char c = p[i];
 
-		if (skip_line) {
-			skip_line = c != '\n';
+		if (q->skip_line) {
+			q->skip_line = c != '\n';
 			i++;
 			continue;
 		}
@@ -621,7 +639,7 @@ int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 			if (is_space(c))
 				break;
 			if (c == '}' || c == ']' || c == ',' || c == ':') {
-				skip_line = true;
+				q->skip_line = true;
 				r = malformed(q, "unexpected '%c'", c);
 				break;
 			}
@@ -648,7 +666,7 @@ int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 		case SCAN_CONTAINER:
 		case SCAN_STRING:
 			i++;
-			r = scan_inside(q, c, &skip_line);
+			r = scan_inside(q, c);
 			break;
 		}
 	}

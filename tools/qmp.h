@@ -44,8 +44,7 @@ typedef int yc_qmp_write_fn(void *opaque, const char *line, size_t len);
 
 struct yc_qmp;
 
-struct yc_qmp *yc_qmp_new(const struct yc_qmp_backend *be, yc_qmp_write_fn *write,
-			  void *opaque);
+struct yc_qmp *yc_qmp_new(const struct yc_qmp_backend *be, yc_qmp_write_fn *write, void *opaque);
 void yc_qmp_free(struct yc_qmp *q);
 
 /* Send the {"QMP": ...} greeting. */
@@ -54,8 +53,10 @@ int yc_qmp_greet(struct yc_qmp *q);
 /*
  * Consume @len bytes of the input stream and answer every request that
  * they complete.  Requests need no newline between them.  After malformed
- * input the session answers once, then skips the rest of that line within
- * @data.  Returns 0, or the write callback's error, or -ENOMEM.
+ * input the session answers once, then skips everything up to the next
+ * newline, here or in a later call.  The replies depend only on the bytes,
+ * never on how they were split between calls.  Returns 0, or the write
+ * callback's error, or -ENOMEM.
  */
 int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len);
 

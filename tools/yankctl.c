@@ -59,59 +59,54 @@ static const struct {
 	enum yc_command cmd;
 	const char *text;
 } command_help[] = {
-	{ YC_CMD_LIST,
-	  "Usage: yankctl [OPTIONS] list\n"
-	  "\n"
-	  "List every registered instance, oldest registration first: its type, its\n"
-	  "name, the pid and command of the process that owns it, and how many fd\n"
-	  "and callback records it carries.  An owner that died and was not reaped\n"
-	  "yet shows as <dead>.  A segment that does not exist is an empty registry:\n"
-	  "nothing is printed (\"[]\" with --json) and the exit status is 0.\n"
-	  "\n"
-	  "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
-	  "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
-	  "\"fds\" and \"callbacks\".\n" },
-	{ YC_CMD_YANK,
-	  "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
-	  "\n"
-	  "Yank the listed instances: every fd registered on them is shut down\n"
-	  "(shutdown(SHUT_RDWR)) and every callback runs in its owner process.\n"
-	  "INSTANCE is block-node:NAME, chardev:ID or migration.  Every argument is\n"
-	  "checked first (exit 1 for a bad one), then all are looked up: if one is\n"
-	  "missing, nothing is yanked and the status is 2.  When some function could\n"
-	  "not be run (stale fd, owner stopped or gone), each is reported on stderr\n"
-	  "and the status is 3.\n"
-	  "\n"
-	  "With --json: {\"failures\": [...]} on stdout, one object per record that\n"
-	  "could not be carried out.\n" },
-	{ YC_CMD_QMP,
-	  "Usage: yankctl [OPTIONS] qmp\n"
-	  "\n"
-	  "Speak QMP on stdin and stdout, as QEMU does: a greeting, then\n"
-	  "qmp_capabilities (optionally enabling \"oob\"), query-yank and yank, with\n"
-	  "execute or exec-oob.  Requests are JSON objects and need no newline; each\n"
-	  "gets exactly one reply line.  After malformed input one error is sent\n"
-	  "and the rest of that line is skipped.  Ends at end of input.\n"
-	  "Serve it on a socket with, for example:\n"
-	  "  socat UNIX-LISTEN:/run/yank.qmp,fork EXEC:'yankctl qmp'\n" },
-	{ YC_CMD_STATUS,
-	  "Usage: yankctl [OPTIONS] status\n"
-	  "\n"
-	  "Report the segment's health: layout version, size, capacity used per\n"
-	  "table, processes live and dead, who holds the registry lock, torn slots\n"
-	  "and the result of an integrity check.  Exit status 4 when the check\n"
-	  "fails or the segment cannot be opened; a segment that does not exist is\n"
-	  "reported as such with status 0.\n" },
-	{ YC_CMD_GC,
-	  "Usage: yankctl [OPTIONS] gc\n"
-	  "\n"
-	  "Remove the records of processes that are gone now, rather than when a\n"
-	  "registration next needs the room, and print how many instances were\n"
-	  "reaped.\n" },
-	{ YC_CMD_HELP,
-	  "Usage: yankctl help [COMMAND]\n"
-	  "\n"
-	  "Show the general help, or the help of COMMAND.\n" },
+	{YC_CMD_LIST,
+	 "Usage: yankctl [OPTIONS] list\n"
+	 "\n"
+	 "List every registered instance, oldest registration first: its type, its\n"
+	 "name, the pid and command of the process that owns it, and how many fd\n"
+	 "and callback records it carries.  An owner that died and was not reaped\n"
+	 "yet shows as <dead>.  A segment that does not exist is an empty registry:\n"
+	 "nothing is printed (\"[]\" with --json) and the exit status is 0.\n"
+	 "\n"
+	 "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
+	 "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
+	 "\"fds\" and \"callbacks\".\n"},
+	{YC_CMD_YANK, "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
+		      "\n"
+		      "Yank the listed instances: every fd registered on them is shut down\n"
+		      "(shutdown(SHUT_RDWR)) and every callback runs in its owner process.\n"
+		      "INSTANCE is block-node:NAME, chardev:ID or migration.  Every argument is\n"
+		      "checked first (exit 1 for a bad one), then all are looked up: if one is\n"
+		      "missing, nothing is yanked and the status is 2.  When some function could\n"
+		      "not be run (stale fd, owner stopped or gone), each is reported on stderr\n"
+		      "and the status is 3.\n"
+		      "\n"
+		      "With --json: {\"failures\": [...]} on stdout, one object per record that\n"
+		      "could not be carried out.\n"},
+	{YC_CMD_QMP, "Usage: yankctl [OPTIONS] qmp\n"
+		     "\n"
+		     "Speak QMP on stdin and stdout, as QEMU does: a greeting, then\n"
+		     "qmp_capabilities (optionally enabling \"oob\"), query-yank and yank, with\n"
+		     "execute or exec-oob.  Requests are JSON objects and need no newline; each\n"
+		     "gets exactly one reply line.  After malformed input one error is sent\n"
+		     "and everything up to the next newline is skipped.  Ends at end of input.\n"
+		     "Serve it on a socket with, for example:\n"
+		     "  socat UNIX-LISTEN:/run/yank.qmp,fork EXEC:'yankctl qmp'\n"},
+	{YC_CMD_STATUS, "Usage: yankctl [OPTIONS] status\n"
+			"\n"
+			"Report the segment's health: layout version, size, capacity used per\n"
+			"table, processes live and dead, who holds the registry lock, torn slots\n"
+			"and the result of an integrity check.  Exit status 4 when the check\n"
+			"fails or the segment cannot be opened; a segment that does not exist is\n"
+			"reported as such with status 0.\n"},
+	{YC_CMD_GC, "Usage: yankctl [OPTIONS] gc\n"
+		    "\n"
+		    "Remove the records of processes that are gone now, rather than when a\n"
+		    "registration next needs the room, and print how many instances were\n"
+		    "reaped.\n"},
+	{YC_CMD_HELP, "Usage: yankctl help [COMMAND]\n"
+		      "\n"
+		      "Show the general help, or the help of COMMAND.\n"},
 };
 
 static int show_help(enum yc_command cmd)
@@ -135,7 +130,7 @@ static const char *segment_label(const struct yc_args *a, char *buf, size_t size
 		return a->segment;
 	if (env && *env)
 		return env;
-	snprintf(buf, size, "/yank-%u", (unsigned int)getuid());
+	snprintf(buf, size, "/yank-%u", (unsigned int)geteuid());
 	return buf;
 }
 
@@ -158,10 +153,16 @@ static int open_registry(const struct yc_args *a, yank_registry **reg)
 
 	open_opts(a, &o);
 	r = yank_open_existing(a->segment, &o, reg);
-	if (r < 0 && r != -ENOENT)
-		fprintf(stderr, "yankctl: segment %s: %s\n",
-			yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc)),
-			yank_strerror(r));
+	if (r == -ENOENT)
+		return r;
+	yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc));
+	if (r == -EINVAL || r == -ENAMETOOLONG)
+		fprintf(stderr,
+			"yankctl: segment %s: not a segment name: expected '/' and up to 255 "
+			"more bytes with no other '/'\n",
+			esc);
+	else if (r < 0)
+		fprintf(stderr, "yankctl: segment %s: %s\n", esc, yank_strerror(r));
 	return r;
 }
 
@@ -227,7 +228,8 @@ static void report_missing(yank_registry *reg, const struct yank_instance *list,
 
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = list[k].type == list[i].type &&
-			       (list[i].type == YANK_MIGRATION || !strcmp(list[k].name, list[i].name));
+			       (list[i].type == YANK_MIGRATION ||
+				!strcmp(list[k].name, list[i].name));
 		for (size_t k = 0; k < n_info && !present; k++)
 			present = same_instance(&list[i], &info[k]);
 		if (seen || present)
@@ -298,8 +300,8 @@ static int cmd_status(const struct yc_args *a)
 		const char *seg = segment_label(a, buf, sizeof(buf));
 
 		if (a->json) {
-			json_t *obj = json_pack("{s:o, s:b}", "segment", yc_json_name(seg),
-						"exists", 0);
+			json_t *obj =
+				json_pack("{s:o, s:b}", "segment", yc_json_name(seg), "exists", 0);
 
 			if (obj) {
 				json_dumpf(obj, stdout, 0);
@@ -308,7 +310,7 @@ static int cmd_status(const struct yc_args *a)
 			}
 		} else {
 			printf("segment:         %s\n", yc_escape(seg, esc, sizeof(esc)));
-			printf("state:           does not exist (an empty registry)\n");
+			printf("state:           no registry yet: nothing is registered\n");
 		}
 		return YC_EXIT_OK;
 	}
@@ -458,7 +460,7 @@ static int qmp_write(void *opaque, const char *line, size_t len)
 static int cmd_qmp(const struct yc_args *a)
 {
 	char buf[64], esc[320];
-	struct qmp_ctx ctx = { .segment = a->segment };
+	struct qmp_ctx ctx = {.segment = a->segment};
 	struct yc_qmp_backend be = {
 		.ctx = &ctx,
 		.segment = yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc)),
@@ -540,8 +542,7 @@ int main(int argc, char **argv)
 	 */
 	r = fflush(stdout);
 	if ((r != 0 || ferror(stdout)) && (r == 0 || errno != EPIPE)) {
-		fprintf(stderr, "yankctl: standard output: %s\n",
-			strerror(r ? errno : EIO));
+		fprintf(stderr, "yankctl: standard output: %s\n", strerror(r ? errno : EIO));
 		if (code == YC_EXIT_OK)
 			code = YC_EXIT_UNAVAILABLE;
 	}

@@ -1,0 +1,156 @@
+#!/bin/bash
+# yankctl list, yank and gc against live registrants: the table and the
+# JSON shapes and order, and each exit status of yank provoked for real:
+# 0 (yanked, the owner recovers), 2 (not found, nothing yanked), 3 (a
+# stopped owner's callback could not run), 4 (corrupt segment).
+# shellcheck source=tests/cli/testlib.bash
+. "$(dirname "$0")/testlib.bash"
+
+if ! command -v python3 >/dev/null; then
+	echo "python3 is needed to check JSON" >&2
+	echo "0 passed, 0 failed"
+	exit 77
+fi
+
+# json_check FILE PYTHON-EXPRESSION DESCRIPTION: the expression, over the
+# parsed document "d", must be true.
+json_check() {
+	if python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>"$T/py.err"; then
+		ok
+	else
+		not_ok "$3: $2 is false for $(head -c 600 "$1") $(cat "$T/py.err")"
+	fi
+}
+
+# --- No segment at all: an empty registry, and nothing gets created. ---
+new_segment none
+N=$seg
+expect_rc 0 "list of a missing segment" "$YANKCTL" --segment "$N" list
+check "list of a missing segment prints nothing" test ! -s "$T/out"
+expect_rc 0 "list --json of a missing segment" "$YANKCTL" --segment "$N" list --json
+check "list --json of a missing segment is []" test "$(cat "$T/out")" = "[]"
+expect_rc 2 "yank on a missing segment" "$YANKCTL" --segment "$N" yank chardev:c0 migration
+err_has "yankctl: chardev:c0: Instance not found" "missing segment: chardev named"
+err_has "yankctl: migration: Instance not found" "missing segment: migration named"
+expect_rc 0 "gc of a missing segment" "$YANKCTL" --segment "$N" gc
+out_has "reaped 0 instances" "gc of a missing segment reaps nothing"
+check "nothing created by looking" test ! -e "/dev/shm$N"
+
+# --- Two owners, four instances, registered in a known order. ---
+new_segment list
+S=$seg
+start_server
+start_registrant a "$S" -c chardev:a0 block-node:a1
+start_registrant b "$S" chardev:b0 migration
+
+expect_rc 0 "list" "$YANKCTL" --segment "$S" list
+check "table has a header and four rows" test "$(wc -l <"$T/out")" = 5
+if head -1 "$T/out" | grep -qE '^TYPE +NAME +PID +COMMAND +FDS +CALLBACKS$'; then ok; else not_ok "header: $(head -1 "$T/out")"; fi
+if awk 'NR > 1 { print $1 ":" $2 }' "$T/out" | tr '\n' ' ' | grep -qx 'chardev:a0 block-node:a1 chardev:b0 migration:- '; then
+	ok
+else
+	not_ok "rows in registration order: $(cat "$T/out")"
+fi
+if grep -qE "^block-node +a1 +$a_pid +registrant +1 +1\$" "$T/out"; then ok; else not_ok "a1 row: $(cat "$T/out")"; fi
+if grep -qE "^migration +- +$b_pid +registrant +1 +0\$" "$T/out"; then ok; else not_ok "migration row: $(cat "$T/out")"; fi
+# Columns line up: every row's PID starts where the header's does.
+col=$(head -1 "$T/out" | grep -bo 'PID' | cut -d: -f1)
+if awk -v c="$col" 'NR > 1 && substr($0, c + 1, 1) !~ /[0-9]/ { bad = 1 } END { exit bad }' "$T/out"; then ok; else not_ok "aligned columns: $(cat "$T/out")"; fi
+
+expect_rc 0 "list --json" "$YANKCTL" --segment "$S" list --json
+cp "$T/out" "$T/list.json"
+json_check "$T/list.json" 'isinstance(d, list) and len(d) == 4' "a JSON array of four"
+json_check "$T/list.json" '[(o["type"], o.get("id", o.get("node-name"))) for o in d] == [("chardev", "a0"), ("block-node", "a1"), ("chardev", "b0"), ("migration", None)]' "QMP fields, in registration order"
+json_check "$T/list.json" 'set(d[0]) == {"type", "id", "pid", "command", "alive", "fds", "callbacks"}' "chardev members"
+json_check "$T/list.json" 'set(d[1]) == {"type", "node-name", "pid", "command", "alive", "fds", "callbacks"}' "block-node members"
+json_check "$T/list.json" 'set(d[3]) == {"type", "pid", "command", "alive", "fds", "callbacks"}' "migration has no key member"
+json_check "$T/list.json" "[o['pid'] for o in d] == [$a_pid, $a_pid, $b_pid, $b_pid]" "owner pids"
+json_check "$T/list.json" '[(o["fds"], o["callbacks"]) for o in d] == [(1, 0), (1, 1), (1, 0), (1, 0)]' "record counts"
+json_check "$T/list.json" 'all(o["alive"] is True and o["command"] == "registrant" for o in d)' "owners alive, command named"
+
+# --- Exit 0: the instance is yanked and its owner recovers. ---
+expect_rc 0 "yank chardev:a0" "$YANKCTL" --segment "$S" yank chardev:a0
+check "yank prints nothing on success" test ! -s "$T/out" -a ! -s "$T/err"
+check "a0's owner recovered" wait_for "recovered a chardev:a0"
+check "a0 unregistered after recovery" wait_for "! listed '$S' '\"id\": \"a0\"'"
+check "a1 untouched by the a0 yank" test -z "$(grep -F 'block-node:a1: recv' "$T/a.out")"
+
+# --- Exit 2: one missing instance and nothing at all is yanked. ---
+expect_rc 2 "yank with a missing instance" "$YANKCTL" --segment "$S" yank block-node:a1 chardev:nope chardev:b0
+err_has "yankctl: chardev:nope: Instance not found" "the missing instance is named"
+if grep -qF 'block-node:a1' "$T/err"; then not_ok "present instance reported missing: $(cat "$T/err")"; else ok; fi
+expect_rc 2 "yank --json with a missing instance" "$YANKCTL" --segment "$S" --json yank block-node:nope
+cp "$T/out" "$T/missing.json"
+json_check "$T/missing.json" 'd == {"missing": [{"type": "block-node", "node-name": "nope"}]}' "--json names the missing instance"
+sleep 0.3
+if grep -qE 'block-node:a1: recv|chardev:b0: recv' "$T/a.out" "$T/b.out"; then
+	not_ok "a failed lookup yanked something: $(cat "$T/a.out" "$T/b.out")"
+else
+	ok
+fi
+
+# --- Exit 3: a stopped owner cannot run its callback; its fd is still
+# shut down (pidfd fallback), and it recovers once continued. ---
+kill -STOP "$a_pid"
+start=$(date +%s%N)
+expect_rc 3 "yank of a stopped owner's callback" "$YANKCTL" --segment "$S" --timeout 300 --json yank block-node:a1
+took=$((($(date +%s%N) - start) / 1000000))
+kill -CONT "$a_pid"
+cp "$T/out" "$T/partial.json"
+err_has "yankctl: block-node:a1: pid $a_pid" "the failure names instance and owner"
+err_has "callback not run" "the failure gives the reason"
+json_check "$T/partial.json" 'any(f["reason"] == "callback" and f["node-name"] == "a1" and f["fd"] is None for f in d["failures"])' "--json lists the failed callback"
+check "bounded by --timeout (took ${took} ms)" test "$took" -lt 5000
+check "a1's owner recovered after SIGCONT" wait_for "recovered a block-node:a1"
+# Reported as not run, so it must never run, even once the owner continues.
+check "the callback reported not run never ran" test -z "$(grep 'callback ran' "$T/a.out")"
+check "a exits 0 once all recovered" wait_for "! kill -0 $a_pid 2>/dev/null"
+wait "$a_pid"
+check "a's exit status" test $? = 0
+
+# --- An instance listed twice is yanked twice; migration by name. ---
+expect_rc 0 "yank b0 twice and migration" "$YANKCTL" --segment "$S" yank chardev:b0 chardev:b0 migration
+check "b recovered b0" wait_for "recovered b chardev:b0"
+check "b recovered migration" wait_for "recovered b migration"
+check "b exits" wait_for "! kill -0 $b_pid 2>/dev/null"
+expect_rc 0 "list of an emptied registry" "$YANKCTL" --segment "$S" list
+check "nothing listed once all unregistered" test ! -s "$T/out"
+expect_rc 0 "list --json of an emptied registry" "$YANKCTL" --segment "$S" list --json
+check "[] once all unregistered" test "$(cat "$T/out")" = "[]"
+expect_rc 2 "yank of a gone instance" "$YANKCTL" --segment "$S" yank chardev:a0
+
+# --- A killed owner: shown as dead (or already reaped), reaped by gc. ---
+start_registrant c "$S" chardev:c0 block-node:c1
+{ kill -KILL "$c_pid" && wait "$c_pid"; } 2>/dev/null
+expect_rc 0 "list with a dead owner" "$YANKCTL" --segment "$S" list
+if [ ! -s "$T/out" ] || grep -qE "^chardev +c0 +$c_pid +<dead>" "$T/out"; then ok; else not_ok "dead owner marked: $(cat "$T/out")"; fi
+expect_rc 0 "gc" "$YANKCTL" --segment "$S" gc
+if grep -qE '^reaped [0-9]+ instances?$' "$T/out"; then ok; else not_ok "gc output: $(cat "$T/out")"; fi
+expect_rc 0 "gc --json" "$YANKCTL" --segment "$S" --json gc
+cp "$T/out" "$T/gc.json"
+json_check "$T/gc.json" 'd == {"reaped": 0}' "a second gc reaps nothing"
+expect_rc 0 "list after gc" "$YANKCTL" --segment "$S" list --json
+check "dead owner's instances gone after gc" test "$(cat "$T/out")" = "[]"
+expect_rc 2 "yank of a reaped instance" "$YANKCTL" --segment "$S" yank chardev:c0
+
+# --- Output to a reader that went away: no SIGPIPE death, no noise. ---
+start_registrant d "$S" chardev:d0
+{
+	sleep 0.3
+	timeout 10 "$YANKCTL" --segment "$S" list 2>"$T/pipe.err"
+	echo $? >"$T/pipe.rc"
+} | true
+check "closed stdout: exit 0, not killed by SIGPIPE" test "$(cat "$T/pipe.rc")" = 0
+check "closed stdout: nothing on stderr" test ! -s "$T/pipe.err"
+
+# --- Exit 4: a segment that is not a registry. ---
+new_segment garbage
+head -c 65536 /dev/urandom >"/dev/shm$seg"
+chmod 600 "/dev/shm$seg"
+expect_rc 4 "list of a corrupt segment" "$YANKCTL" --segment "$seg" list
+err_has "yankctl: segment $seg: " "message names the segment"
+expect_rc 4 "yank on a corrupt segment" "$YANKCTL" --segment "$seg" yank chardev:c0
+
+finish
