@@ -110,10 +110,17 @@ YANK_PUBLIC int yank_check_instance(const struct yank_instance *inst)
 		return -EINVAL;
 	if (!inst->name || !inst->name[0])
 		return -EINVAL;
+	/* Printable ASCII, the usual name, in one pass; anything else the long way. */
+	const unsigned char *p = (const unsigned char *)inst->name;
+	size_t i = 0;
+	while (i <= YANK_NAME_MAX && (unsigned char)(p[i] - 0x20) < 0x5f)
+		i++;
+	if (i <= YANK_NAME_MAX && p[i] == '\0')
+		return 0;
 	size_t len = strnlen(inst->name, YANK_NAME_MAX + 1);
 	if (len > YANK_NAME_MAX)
 		return -ENAMETOOLONG;
-	return check_name((const unsigned char *)inst->name, len);
+	return check_name(p, len);
 }
 
 YANK_PUBLIC const char *yank_type_name(enum yank_type type)
@@ -229,7 +236,9 @@ YANK_PUBLIC void yank_close(yank_registry *reg)
 static int locked(yank_registry *reg)
 {
 	int r = yank__lock(&reg->seg, reg->lock_ms);
-	if (r == 0)
+	/* Periodic reaping is hygiene (a name held by a dead owner, or a full
+	 * table, is reaped on the spot): look at its clock every 64th write. */
+	if (r == 0 && (reg->writes++ & 63) == 0)
 		yank__reap_maybe(&reg->seg);
 	return r;
 }
@@ -248,31 +257,32 @@ static int ensure_proc(yank_registry *reg)
 	return r;
 }
 
-static const char *inst_name(const struct yank_instance *inst, size_t *len)
+/* Check @inst and make its key: 0, or the check's error. */
+static int key_of(const struct yank_instance *inst, struct inst_key *k)
 {
+	int r = yank_check_instance(inst);
+	if (r < 0)
+		return r;
 	const char *n = inst->name ? inst->name : "";
-	*len = strlen(n);
-	return n;
+	*k = inst_key((uint32_t)inst->type, n, strlen(n));
+	return 0;
 }
 
 /* Lock held: find an instance; a chain the repair must mend is mended once. */
-static int find(yank_registry *reg, const struct yank_instance *inst, uint32_t *idx)
+static int find(yank_registry *reg, const struct inst_key *k, uint32_t *idx)
 {
-	size_t len;
-	const char *name = inst_name(inst, &len);
-	int r = yank__inst_find(&reg->seg, (uint32_t)inst->type, name, len, idx);
+	int r = yank__inst_find_key(&reg->seg, k, idx);
 	if (r == -EPROTO) {
 		yank__repair(&reg->seg);
-		r = yank__inst_find(&reg->seg, (uint32_t)inst->type, name, len, idx);
+		r = yank__inst_find_key(&reg->seg, k, idx);
 	}
 	return r;
 }
 
 /* Lock held: find an instance this process owns. */
-static int find_mine(yank_registry *reg, const struct yank_instance *inst, uint32_t *idx,
-		     uint64_t *gen)
+static int find_mine(yank_registry *reg, const struct inst_key *k, uint32_t *idx, uint64_t *gen)
 {
-	int r = find(reg, inst, idx);
+	int r = find(reg, k, idx);
 	if (r < 0)
 		return r;
 	const struct inst_slot *in = &reg->seg.insts[*idx];
@@ -282,18 +292,18 @@ static int find_mine(yank_registry *reg, const struct yank_instance *inst, uint3
 	return 0;
 }
 
-static int check_args(yank_registry *reg, const struct yank_instance *inst)
+static int check_args(yank_registry *reg, const struct yank_instance *inst, struct inst_key *k)
 {
 	if (!reg)
 		return -EINVAL;
-	return yank_check_instance(inst);
+	return key_of(inst, k);
 }
 
 /* A callback record needs a function, an fd record an fd number. */
-static int check_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
-			yank_fn *fn, int fd)
+static int check_record(yank_registry *reg, const struct yank_instance *inst, struct inst_key *k,
+			uint32_t kind, yank_fn *fn, int fd)
 {
-	int r = check_args(reg, inst);
+	int r = check_args(reg, inst, k);
 	if (r == 0 && kind == REC_CB && !fn)
 		r = -EINVAL;
 	if (r == 0 && kind == REC_FD && fd < 0)
@@ -303,7 +313,8 @@ static int check_record(yank_registry *reg, const struct yank_instance *inst, ui
 
 YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
 {
-	int r = check_args(reg, inst);
+	struct inst_key k;
+	int r = check_args(reg, inst, &k);
 	if (r == 0)
 		r = locked(reg);
 	if (r < 0)
@@ -311,36 +322,32 @@ YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_ins
 	FAULT("register.locked");
 	uint32_t idx;
 	uint64_t gen;
-	r = find(reg, inst, &idx);
+	r = find(reg, &k, &idx);
 	if (r == 0) {
 		/* Held by a process that is gone?  Then it is not held. */
 		uint32_t pi = reg->seg.insts[idx].proc;
 		const struct proc_slot *p = &reg->seg.procs[pi < reg->seg.cap_proc ? pi : 0];
 		if (pi >= reg->seg.cap_proc || !yank__owner_alive(p->pid, p->start_time)) {
 			yank__reap(&reg->seg);
-			r = find(reg, inst, &idx);
+			r = find(reg, &k, &idx);
 		}
 	}
 	if (r == 0)
 		r = -EEXIST;
 	else if (r == -ENOENT)
 		r = ensure_proc(reg);
-	if (r == 0) {
-		size_t len;
-		const char *name = inst_name(inst, &len);
-		r = yank__inst_claim(&reg->seg, reg->proc, reg->proc_gen, (uint32_t)inst->type,
-				     name, len, &idx, &gen);
-		if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
-			r = yank__inst_claim(&reg->seg, reg->proc, reg->proc_gen,
-					     (uint32_t)inst->type, name, len, &idx, &gen);
-	}
+	if (r == 0)
+		r = yank__inst_claim_key(&reg->seg, reg->proc, reg->proc_gen, &k, &idx, &gen);
+	if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
+		r = yank__inst_claim_key(&reg->seg, reg->proc, reg->proc_gen, &k, &idx, &gen);
 	yank__unlock(&reg->seg);
 	return r;
 }
 
 YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
 {
-	int r = check_args(reg, inst);
+	struct inst_key k;
+	int r = check_args(reg, inst, &k);
 	if (r == 0)
 		r = locked(reg);
 	if (r < 0)
@@ -348,7 +355,7 @@ YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_i
 	uint32_t idx;
 	uint64_t gen;
 	FAULT("unregister.locked");
-	r = find_mine(reg, inst, &idx, &gen);
+	r = find_mine(reg, &k, &idx, &gen);
 	if (r == 0 && (reg->seg.insts[idx].n_fds || reg->seg.insts[idx].n_cbs))
 		r = -EBUSY;
 	if (r == 0)
@@ -380,14 +387,15 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 		      int fd, yank_fn *fn, void *opaque)
 {
 	struct local_rec lr = { .kind = kind, .fd = fd, .fn = fn, .opaque = opaque };
-	int r = check_record(reg, inst, kind, fn, fd);
+	struct inst_key k;
+	int r = check_record(reg, inst, &k, kind, fn, fd);
 	if (r == 0 && kind == REC_FD)
 		r = yank__sock_identity(fd, &lr.dev, &lr.ino);
 	if (r == 0)
 		r = locked(reg);
 	if (r < 0)
 		return r;
-	r = find_mine(reg, inst, &lr.inst, &lr.inst_gen);
+	r = find_mine(reg, &k, &lr.inst, &lr.inst_gen);
 	if (r == 0)
 		r = ensure_agent(reg);
 	if (r == 0)
@@ -409,7 +417,8 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 			 int fd, yank_fn *fn, void *opaque)
 {
-	int r = check_record(reg, inst, kind, fn, fd);
+	struct inst_key k;
+	int r = check_record(reg, inst, &k, kind, fn, fd);
 	if (r < 0)
 		return r;
 	/* Waiting for a grace period inside a read-side section would never end. */
@@ -420,7 +429,7 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 		return r;
 	uint32_t idx;
 	uint64_t gen;
-	r = find_mine(reg, inst, &idx, &gen);
+	r = find_mine(reg, &k, &idx, &gen);
 	yank__unlock(&reg->seg);
 	if (r < 0)
 		return r;

@@ -468,12 +468,15 @@ int yank__yank(struct yank_registry *reg, const struct yank_instance *list, size
 	j->reg = reg;
 	j->list = list;
 	j->views = calloc(n ? n : 1, sizeof(*j->views));
-	int r = j->views ? 0 : -ENOMEM;
+	struct inst_key *keys = malloc((n ? n : 1) * sizeof(*keys));
+	int r = j->views && keys ? 0 : -ENOMEM;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const char *name = list[i].name ? list[i].name : "";
-		r = yank__lookup(&reg->seg, (uint32_t)list[i].type, name, strlen(name),
-				 &j->views[i], NULL);
+		keys[i] = inst_key((uint32_t)list[i].type, name, strlen(name));
 	}
+	if (r == 0)
+		r = yank__lookup_all(&reg->seg, keys, n, j->views, NULL);
+	free(keys);
 	if (r == 0)
 		r = gather(j, n);
 	if (r == 0)

@@ -14,6 +14,7 @@ struct agent;
 struct yank_registry {
 	struct seg seg;
 	uint32_t lock_ms, agent_ms;
+	uint32_t writes; /* writer calls, counted under the registry lock */
 	uid_t uid;
 	int use_group;
 	gid_t group;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -159,33 +160,74 @@ int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out)
 	return 0;
 }
 
-int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
-		 struct inst_view *out, uint32_t *torn)
+/*
+ * Find the @n instances of @keys with one scan of the slots (no lock, no
+ * chains: a writer may be relinking those): a small hash table of the
+ * wanted keys, a cheap state and hash filter per slot, and a seqlocked copy
+ * only for candidates.  0 when every key was found, -ENOENT otherwise.
+ * *torn counts slots that stayed mid-update and were skipped.
+ */
+int yank__lookup_all(const struct seg *s, const struct inst_key *keys, size_t n,
+		     struct inst_view *out, uint32_t *torn)
 {
-	uint32_t hash = yank__name_hash(type, name, len);
-	uint32_t n = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
-	for (uint32_t i = 0; i < n; i++) {
+	size_t size = 2;
+	while (size < 2 * n)
+		size <<= 1;
+	int32_t *head = malloc(size * sizeof(*head));
+	int32_t *next = malloc((n ? n : 1) * sizeof(*next));
+	char *got = calloc(n ? n : 1, 1);
+	if (!head || !next || !got) {
+		free(head);
+		free(next);
+		free(got);
+		return -ENOMEM;
+	}
+	memset(head, 0xff, size * sizeof(*head));
+	for (size_t j = 0; j < n; j++) {
+		size_t b = keys[j].hash & (size - 1);
+		next[j] = head[b];
+		head[b] = (int32_t)j;
+	}
+	size_t found = 0;
+	uint32_t hwm = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	for (uint32_t i = 0; i < hwm && found < n; i++) {
 		const struct inst_slot *slot = &s->insts[i];
-		/* Cheap filter first; the seqlocked copy confirms. */
-		if (__atomic_load_n(&slot->h.state, __ATOMIC_RELAXED) != SLOT_LIVE ||
-		    __atomic_load_n(&slot->hash, __ATOMIC_RELAXED) != hash) {
-			if (__atomic_load_n(&slot->h.seq, __ATOMIC_RELAXED) & 1)
-				goto careful;
+		int busy = __atomic_load_n(&slot->h.seq, __ATOMIC_RELAXED) & 1;
+		if (!busy && __atomic_load_n(&slot->h.state, __ATOMIC_RELAXED) != SLOT_LIVE)
 			continue;
-		}
-	careful:;
+		uint32_t h = __atomic_load_n(&slot->hash, __ATOMIC_RELAXED);
+		int32_t j = head[h & (size - 1)];
+		if (!busy && j < 0)
+			continue;
 		struct inst_view v;
 		int r = yank__read_inst(s, i, &v);
 		if (r == -EAGAIN && torn)
 			(*torn)++;
 		if (r < 0)
 			continue;
-		if (v.type == type && v.name_len == len && memcmp(v.name, name, len) == 0) {
-			*out = v;
-			return 0;
+		/* The copy is the truth: its hash may differ from the racy one. */
+		for (j = head[yank__name_hash(v.type, v.name, v.name_len) & (size - 1)]; j >= 0;
+		     j = next[j]) {
+			const struct inst_key *k = &keys[j];
+			if (got[j] || k->type != v.type || k->len != v.name_len ||
+			    memcmp(k->name, v.name, k->len) != 0)
+				continue;
+			out[j] = v;
+			got[j] = 1;
+			found++;
 		}
 	}
-	return -ENOENT;
+	free(head);
+	free(next);
+	free(got);
+	return found == n ? 0 : -ENOENT;
+}
+
+int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
+		 struct inst_view *out, uint32_t *torn)
+{
+	struct inst_key k = inst_key(type, name, len);
+	return yank__lookup_all(s, &k, 1, out, torn);
 }
 
 /* ---- writers: registry lock held ---- */
@@ -310,11 +352,9 @@ static uint32_t *bucket_of(const struct seg *s, uint32_t hash)
 	return &s->buckets[hash & (s->nbuckets - 1)];
 }
 
-int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
-		    uint32_t *idx)
+int yank__inst_find_key(const struct seg *s, const struct inst_key *k, uint32_t *idx)
 {
-	uint32_t hash = yank__name_hash(type, name, len);
-	uint32_t link = *bucket_of(s, hash);
+	uint32_t link = *bucket_of(s, k->hash);
 	/* A chain longer than the table has a cycle. */
 	for (uint32_t steps = 0; link; steps++) {
 		uint32_t i = link - 1;
@@ -323,14 +363,21 @@ int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t
 		const struct inst_slot *in = &s->insts[i];
 		if (in->h.state != SLOT_LIVE)
 			return -EPROTO;
-		if (in->hash == hash && in->type == type && in->name_len == len &&
-		    memcmp(in->name, name, len) == 0) {
+		if (in->hash == k->hash && in->type == k->type && in->name_len == k->len &&
+		    memcmp(in->name, k->name, k->len) == 0) {
 			*idx = i;
 			return 0;
 		}
 		link = in->next;
 	}
 	return -ENOENT;
+}
+
+int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
+		    uint32_t *idx)
+{
+	struct inst_key k = inst_key(type, name, len);
+	return yank__inst_find_key(s, &k, idx);
 }
 
 void yank__inst_link(struct seg *s, uint32_t idx)
@@ -341,8 +388,8 @@ void yank__inst_link(struct seg *s, uint32_t idx)
 	*b = idx + 1;
 }
 
-int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
-		     const char *name, size_t len, uint32_t *idx, uint64_t *gen)
+int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
+			 const struct inst_key *k, uint32_t *idx, uint64_t *gen)
 {
 	struct table t;
 	yank__table(s, T_INST, &t);
@@ -353,16 +400,16 @@ int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t t
 	struct inst_slot *in = &s->insts[i];
 	slot_begin(&in->h);
 	in->h.gen = next_gen(s);
-	in->type = type;
+	in->type = k->type;
 	in->proc = proc;
 	in->proc_gen = proc_gen;
 	in->order = ++s->hdr->order_counter;
-	in->hash = yank__name_hash(type, name, len);
+	in->hash = k->hash;
 	in->n_fds = 0;
 	in->n_cbs = 0;
-	in->name_len = (uint32_t)len;
-	memcpy(in->name, name, len);
-	in->name[len] = '\0';
+	in->name_len = (uint32_t)k->len;
+	memcpy(in->name, k->name, k->len);
+	in->name[k->len] = '\0';
 	FAULT("inst.claim.mid");
 	in->h.state = SLOT_LIVE;
 	slot_end(&in->h);
@@ -372,6 +419,13 @@ int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t t
 	*idx = i;
 	*gen = in->h.gen;
 	return 0;
+}
+
+int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
+		     const char *name, size_t len, uint32_t *idx, uint64_t *gen)
+{
+	struct inst_key k = inst_key(type, name, len);
+	return yank__inst_claim_key(s, proc, proc_gen, &k, idx, gen);
 }
 
 /* Unlink from the hash chain first, so no chain ever leads to a free slot. */

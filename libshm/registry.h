@@ -53,6 +53,8 @@ struct table {
 };
 
 enum table_id { T_PROC, T_INST, T_REC };
+
+uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);
 void yank__table(struct seg *s, enum table_id id, struct table *t);
 static inline struct slot_head *table_slot(const struct table *t, uint32_t i)
 {
@@ -78,19 +80,11 @@ static inline void slot_end(struct slot_head *h)
 	__atomic_store_n(&h->seq, (h->seq | 1) + 1, __ATOMIC_RELEASE);
 }
 
-uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);
-
 /* Readers: 0, -ENOENT (slot free), -EAGAIN (a writer is in the slot), -EPROTO. */
 int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out);
 int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out);
 int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out);
 
-/*
- * Find a live instance by scanning the slots (no lock, no chains): 0,
- * -ENOENT.  *torn counts slots that stayed mid-update and were skipped.
- */
-int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
-		 struct inst_view *out, uint32_t *torn);
 
 /* Writers, registry lock held.  Indices are trusted only after checks. */
 int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
@@ -100,9 +94,35 @@ void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_
 size_t yank__proc_release(struct seg *s, uint32_t idx);
 int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid);
 
+/* An instance's identity with its hash, computed once per call. */
+struct inst_key {
+	uint32_t type;
+	const char *name;
+	size_t len;
+	uint32_t hash;
+};
+
+static inline struct inst_key inst_key(uint32_t type, const char *name, size_t len)
+{
+	return (struct inst_key){ type, name, len, yank__name_hash(type, name, len) };
+}
+
+/*
+ * Readers: find live instances by one scan of the slots (no lock, no
+ * chains): 0 when all were found, -ENOENT, -ENOMEM.  *torn (may be NULL)
+ * counts slots that stayed mid-update and were skipped.
+ */
+int yank__lookup_all(const struct seg *s, const struct inst_key *keys, size_t n,
+		     struct inst_view *out, uint32_t *torn);
+int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t len,
+		 struct inst_view *out, uint32_t *torn);
+
 /* 0 and *idx, -ENOENT, or -EPROTO (a chain that needs the repair). */
+int yank__inst_find_key(const struct seg *s, const struct inst_key *k, uint32_t *idx);
 int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
 		    uint32_t *idx);
+int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
+			 const struct inst_key *k, uint32_t *idx, uint64_t *gen);
 int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
 		     const char *name, size_t len, uint32_t *idx, uint64_t *gen);
 void yank__inst_release(struct seg *s, uint32_t idx);
