@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench/run.sh: the SPEC §8 benchmarks, as `make bench` runs them.
+#
+#   B=build bench/run.sh
+#
+# Runs build/bench/yank-bench (every figure, one run, a few tens of seconds),
+# prints each figure beside its target, writes bench/results.json, and
+# redraws docs/perf-*.svg with gnuplot (installed here when missing and we
+# are root; otherwise the plots are skipped with a message).  Benchmarks
+# measure, they do not fail on a missed target: the exit status is non-zero
+# only when the harness itself could not run.
+#
+# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle
+# runs only those sections (then results.json lacks the other rows).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${B:-build}
+
+for f in "$B/bench/yank-bench" "$B/bench/peer" "$B/yankctl"; do
+	if [ ! -x "$f" ]; then
+		echo "bench: $f is missing: run 'make bench'" >&2
+		exit 1
+	fi
+done
+
+# Plotting is optional; install it before measuring, so apt does not run
+# alongside the benchmarks.
+plots=1
+if ! command -v gnuplot >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "bench: installing gnuplot-nox for the plots"
+		export DEBIAN_FRONTEND=noninteractive
+		(apt-get install -y -q gnuplot-nox || (apt-get update -q && apt-get install -y -q gnuplot-nox)) \
+			>/dev/null 2>&1 || true
+	fi
+	if ! command -v gnuplot >/dev/null 2>&1; then
+		echo "bench: gnuplot not available (install gnuplot-nox): plots skipped" >&2
+		plots=0
+	fi
+fi
+
+# A partial run (YANK_BENCH_ONLY) leaves results.json and the plots alone.
+results=bench/results.json
+if [ -n "${YANK_BENCH_ONLY:-}" ]; then
+	plots=0
+fi
+
+data=$(mktemp -d "${TMPDIR:-/tmp}/yank-bench.XXXXXX")
+[ -n "${YANK_BENCH_ONLY:-}" ] && results=$data/results.json
+# Segments are /yank-bench-$$-*: the program unlinks them; this covers a kill.
+export YANK_BENCH_TAG=$$
+trap 'rm -rf "$data"; rm -f /dev/shm/yank-bench-$$-* 2>/dev/null || true' EXIT
+
+echo "bench: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "bench: running $B/bench/yank-bench (progress on stderr)"
+# The program bounds itself (an alarm); timeout is the belt to its braces.
+timeout -k 10 300 "$B/bench/yank-bench" "$B" "$data"
+
+status=0
+python3 bench/report.py "$data/figures.jsonl" "$results" || status=$?
+[ -n "${YANK_BENCH_ONLY:-}" ] && status=0
+
+if [ "$plots" = 1 ]; then
+	if gnuplot -e "datadir='$data'; outdir='docs'" bench/plots.gp 2>"$data/gnuplot.err"; then
+		echo "bench: plots written: $(cd docs && ls perf-*.svg | tr '\n' ' ')"
+	else
+		echo "bench: gnuplot failed; plots not updated:" >&2
+		cat "$data/gnuplot.err" >&2
+	fi
+fi
+if [ -n "${YANK_BENCH_KEEP:-}" ]; then
+	mkdir -p "$YANK_BENCH_KEEP"
+	cp "$data"/* "$YANK_BENCH_KEEP"/
+	echo "bench: raw series kept in $YANK_BENCH_KEEP"
+fi
+exit "$status"
