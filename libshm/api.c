@@ -171,8 +171,9 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 	reg->lock_ms = p.wait_ms;
 	reg->agent_ms = o.agent_timeout_ms ? o.agent_timeout_ms : DEF_AGENT_MS;
 	reg->uid = geteuid();
-	reg->use_group = (reg->seg.hdr->flags & SEG_F_GROUP) != 0;
-	reg->group = (gid_t)reg->seg.hdr->gid;
+	/* From fstat, not from the header, which any group member can write. */
+	reg->use_group = reg->seg.file_group;
+	reg->group = reg->seg.file_gid;
 	pthread_mutex_lock(&open_mu);
 	reg->next_open = open_list;
 	open_list = reg;
@@ -224,9 +225,11 @@ YANK_PUBLIC void yank_close(yank_registry *reg)
 		if (yank__proc_owned(&reg->seg, reg->proc, reg->proc_gen, yank__self()->pid))
 			yank__proc_release(&reg->seg, reg->proc);
 		yank__unlock(&reg->seg);
+	} else if (reg->have_proc) {
+		/* The lock is not to be had (its holder is stopped): declare our
+		 * slot's owner gone, so that the next writer reaps it. */
+		yank__proc_abandon(&reg->seg, reg->proc, reg->proc_gen, yank__self()->pid);
 	}
-	/* If the lock was not to be had, our records stay until the reaper
-	 * finds this process gone: never lost, only late. */
 	yank__seg_close(&reg->seg);
 	free(reg);
 }
@@ -435,21 +438,23 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 		return r;
 	if (!reg->local)
 		return -ENOENT;
-	uint32_t rec;
-	uint64_t rec_gen;
+	struct local_rec lr;
 	/* Unpublish and drain outside the registry lock: the drain may wait
 	 * for a yanker, and no other process should wait behind that. */
-	r = yank__local_take(reg->local, idx, gen, kind, fd, fn, opaque, reg->agent_ms + 1000,
-			     &rec, &rec_gen);
+	r = yank__local_take(reg->local, idx, gen, kind, fd, fn, opaque, reg->agent_ms + 1000, &lr);
 	if (r < 0 && r != -ETIMEDOUT)
 		return r;
 	FAULT("record.unpublished");
 	int l = yank__lock(&reg->seg, reg->lock_ms);
-	if (l < 0)
+	if (l < 0) {
+		/* The segment record cannot be freed now: publish the entry again,
+		 * so that a failed unregister changes nothing and can be retried. */
+		yank__local_add(reg->local, &lr);
 		return l;
-	const struct rec_slot *rs = &reg->seg.recs[rec];
-	if (rs->h.state == SLOT_LIVE && rs->h.gen == rec_gen)
-		yank__rec_release(&reg->seg, rec);
+	}
+	const struct rec_slot *rs = &reg->seg.recs[lr.rec];
+	if (rs->h.state == SLOT_LIVE && rs->h.gen == lr.rec_gen)
+		yank__rec_release(&reg->seg, lr.rec);
 	yank__unlock(&reg->seg);
 	return r;
 }

@@ -288,6 +288,12 @@ static void start_owner(struct job *j, struct owner *o)
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
 	if (r == 0)
 		r = send_request(j, o);
+	if ((r == -EPIPE || r == -ECONNRESET) && o->conn >= 0) {
+		/* An agent that refuses us answers and closes before reading our
+		 * request: its answer may still be queued, so wait for it. */
+		o->deadline = yank__now_ns() + (uint64_t)j->reg->agent_ms * 1000000u;
+		return;
+	}
 	if (r < 0)
 		to_fallback(o, YANK_FAIL_NO_AGENT, r);
 }
@@ -298,6 +304,9 @@ static int take_reply(struct job *j, struct owner *o)
 	int fds[WIRE_MAX_FDS], nfds = 0;
 	size_t len;
 	int r = yank__recv(o->conn, j->buf, sizeof(j->buf), &len, fds, WIRE_MAX_FDS, &nfds, 0);
+	/* A reset is reported before an answer the peer queued ahead of it. */
+	if (r == -ECONNRESET)
+		r = yank__recv(o->conn, j->buf, sizeof(j->buf), &len, fds, WIRE_MAX_FDS, &nfds, 0);
 	if (r == -ETIMEDOUT)
 		return 0; /* spurious wake-up */
 	if (r < 0)

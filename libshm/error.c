@@ -3,6 +3,7 @@
  * Where SPEC or QEMU give the wording, it is theirs.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <yank.h>
@@ -33,6 +34,8 @@ YANK_PUBLIC const char *yank_strerror(int err)
 {
 	if (err == 0)
 		return "success";
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 	for (size_t i = 0; i < ARRAY_SIZE(messages); i++)

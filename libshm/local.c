@@ -146,8 +146,7 @@ static int drain(struct local *l, struct entry *e, uint32_t wait_ms)
 }
 
 int yank__local_take(struct local *l, uint32_t inst, uint64_t inst_gen, uint32_t kind, int fd,
-		     yank_fn *fn, void *opaque, uint32_t wait_ms, uint32_t *rec,
-		     uint64_t *rec_gen)
+		     yank_fn *fn, void *opaque, uint32_t wait_ms, struct local_rec *out)
 {
 	pthread_mutex_lock(&l->mu);
 	struct entry *e = l->head;
@@ -162,8 +161,7 @@ int yank__local_take(struct local *l, uint32_t inst, uint64_t inst_gen, uint32_t
 	/* Outside every read-side section and without mu, which readers need. */
 	urcu_bp_synchronize_rcu();
 	int r = drain(l, e, wait_ms);
-	*rec = e->r.rec;
-	*rec_gen = e->r.rec_gen;
+	*out = e->r;
 	/* A yanker that timed out may still report done: leak rather than free
 	 * memory it could touch.  Bounded by the number of such timeouts. */
 	if (r == 0)

@@ -36,12 +36,12 @@ int yank__local_add(struct local *l, const struct local_rec *r);
  * see it and no hand-off of it is in flight, waiting at most @wait_ms for
  * the latter.  *rec and *rec_gen name the segment record to free.
  * 0, -ENOENT, or -ETIMEDOUT (a yanker still holds the fd: it stays removed).
+ * *out gets a copy of what was removed, so a caller can put it back.
  */
 int yank__local_take(struct local *l, uint32_t inst, uint64_t inst_gen, uint32_t kind, int fd,
-		     yank_fn *fn, void *opaque, uint32_t wait_ms, uint32_t *rec,
-		     uint64_t *rec_gen);
+		     yank_fn *fn, void *opaque, uint32_t wait_ms, struct local_rec *out);
 
-/* Remove everything (yank_close): *recs gets the segment records, count returned. */
+/* Remove everything (yank_close); returns how many, or -ETIMEDOUT. */
 int yank__local_take_all(struct local *l, uint32_t wait_ms);
 
 /* Reader side: between these two, yank__local_get() results stay valid. */

@@ -343,6 +343,14 @@ int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid)
 	return p->h.state == SLOT_LIVE && p->h.gen == gen && p->pid == pid;
 }
 
+void yank__proc_abandon(struct seg *s, uint32_t idx, uint64_t gen, pid_t pid)
+{
+	/* Safe without the lock: only this process writes its own live slot,
+	 * and one aligned store cannot tear.  Readers see either value. */
+	if (yank__proc_owned(s, idx, gen, pid))
+		__atomic_store_n(&s->procs[idx].start_time, UINT64_MAX, __ATOMIC_RELEASE);
+}
+
 size_t yank__proc_release(struct seg *s, uint32_t idx)
 {
 	uint64_t gen = s->procs[idx].h.gen;

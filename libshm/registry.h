@@ -93,6 +93,11 @@ void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_
 /* Free a process slot and everything it owns; returns the instances freed. */
 size_t yank__proc_release(struct seg *s, uint32_t idx);
 int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid);
+/*
+ * Without the lock: mark our own process slot as belonging to a process
+ * that is gone (a start time no process has), for the next writer to reap.
+ */
+void yank__proc_abandon(struct seg *s, uint32_t idx, uint64_t gen, pid_t pid);
 
 /* An instance's identity with its hash, computed once per call. */
 struct inst_key {

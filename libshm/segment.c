@@ -183,6 +183,8 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 	/* Everything above must be visible before anyone sees READY. */
 	__atomic_store_n(&h->state, SEG_STATE_READY, __ATOMIC_RELEASE);
 	r = yank__seg_validate(base, g.size, out);
+	out->file_group = p->use_group;
+	out->file_gid = p->group;
 	if (r < 0)
 		munmap(base, g.size);
 	return r;
@@ -226,9 +228,11 @@ static int try_attach(int fd, struct seg *out)
 		return -errno;
 	struct seg_hdr *h = base;
 	int r;
-	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) == SEG_STATE_READY)
+	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) == SEG_STATE_READY) {
 		r = yank__seg_validate(base, size, out);
-	else if (h->magic == 0 || h->magic == SEG_MAGIC)
+		out->file_group = (st.st_mode & 0070) != 0;
+		out->file_gid = st.st_gid;
+	} else if (h->magic == 0 || h->magic == SEG_MAGIC)
 		r = -EAGAIN; /* a creator at work, or one that died */
 	else
 		r = -EPROTO;

@@ -20,6 +20,10 @@ struct seg {
 	struct rec_slot *recs;
 	uint32_t *buckets;
 	char name[SEG_NAME_MAX + 1];
+	/* The group the file grants access to, from fstat: the header's copy
+	 * is writable by every member and never trusted for access control. */
+	int file_group;
+	gid_t file_gid;
 };
 
 struct seg_params {
