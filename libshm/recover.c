@@ -42,10 +42,24 @@ static void set_free(struct slot_head *h)
 	slot_end(h);
 }
 
+/*
+ * A live slot is always below its table's high-water mark: a slot past it
+ * is taken by the next claim whatever it holds, so nothing may refer to it.
+ */
 static int proc_ok(const struct seg *s, uint32_t i, uint64_t gen)
 {
+	if (i >= seg_hwm(&s->hdr->proc_hwm, s->cap_proc))
+		return 0;
 	const struct proc_slot *p = &s->procs[i];
-	return i < s->cap_proc && p->h.state == SLOT_LIVE && p->h.gen == gen;
+	return p->h.state == SLOT_LIVE && p->h.gen == gen;
+}
+
+static int inst_live(const struct seg *s, uint32_t i, uint64_t gen)
+{
+	if (i >= seg_hwm(&s->hdr->inst_hwm, s->cap_inst))
+		return 0;
+	const struct inst_slot *in = &s->insts[i];
+	return in->h.state == SLOT_LIVE && in->h.gen == gen;
 }
 
 static int inst_ok(const struct seg *s, const struct inst_slot *in)
@@ -66,8 +80,7 @@ static int rec_ok(const struct seg *s, const struct rec_slot *r)
 	if ((r->kind != REC_FD && r->kind != REC_CB) || r->inst >= s->cap_inst ||
 	    r->proc >= s->cap_proc || (r->kind == REC_FD && r->fd < 0))
 		return 0;
-	const struct inst_slot *in = &s->insts[r->inst];
-	return in->h.state == SLOT_LIVE && in->h.gen == r->inst_gen && r->proc == in->proc;
+	return inst_live(s, r->inst, r->inst_gen) && r->proc == s->insts[r->inst].proc;
 }
 
 /* Free list in ascending order of the FREE slots below the high-water mark. */
@@ -312,8 +325,7 @@ void yank__check(const struct seg *s, int locked, struct check_result *c)
 		if (r != 0)
 			continue;
 		c->used_rec++;
-		const struct inst_slot *in = &s->insts[v.inst];
-		if (in->h.state != SLOT_LIVE || in->h.gen != v.inst_gen)
+		if (!inst_live(s, v.inst, v.inst_gen))
 			fail(c, "record %u refers to instance %u, which is gone", i, v.inst);
 	}
 	if (locked && c->ok && !c->torn)
