@@ -6,6 +6,7 @@
  * yank_check_instance(), the library's own rule.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,7 +423,8 @@ const char *yc_failure_reason(enum yank_failure_kind kind)
 
 const char *yc_failure_detail(int err)
 {
-	const char *d = strerrordesc_np(err < 0 ? -err : err);
+	/* INT_MIN has no positive counterpart: not an errno anyway. */
+	const char *d = err == INT_MIN ? NULL : strerrordesc_np(err < 0 ? -err : err);
 
 	return d ? d : "unknown error";
 }
