@@ -163,7 +163,7 @@ test check: deps
 # Everything the tests do, for longer: chaos for minutes instead of seconds.
 soak: deps
 	$(MAKE) all
-	B=$(B) YANK_SOAK=1 tests/run-tests.sh
+	B=$(B) YANK_SOAK=1 TIMEOUT=900 tests/run-tests.sh
 
 demo: deps
 	$(MAKE) lib $(B)/yankctl $(EXAMPLES)
