@@ -318,7 +318,8 @@ int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uin
 	p->agent_len = 0;
 	memset(p->agent, 0, sizeof(p->agent));
 	FAULT("proc.claim.mid");
-	p->h.state = SLOT_LIVE;
+	/* LIVE last, and ordered so: the repair keeps a slot exactly when it is. */
+	__atomic_store_n(&p->h.state, SLOT_LIVE, __ATOMIC_RELEASE);
 	slot_end(&p->h);
 	table_taken(&t, i);
 	*idx = i;
@@ -440,7 +441,7 @@ int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
 	memcpy(in->name, k->name, k->len);
 	in->name[k->len] = '\0';
 	FAULT("inst.claim.mid");
-	in->h.state = SLOT_LIVE;
+	__atomic_store_n(&in->h.state, SLOT_LIVE, __ATOMIC_RELEASE);
 	slot_end(&in->h);
 	FAULT("inst.claim.before_link");
 	yank__inst_link(s, i);
@@ -511,7 +512,7 @@ int yank__rec_claim(struct seg *s, uint32_t inst, uint32_t kind, int fd, uint64_
 	rec->ino = ino;
 	rec->order = ++s->hdr->order_counter;
 	FAULT("rec.claim.mid");
-	rec->h.state = SLOT_LIVE;
+	__atomic_store_n(&rec->h.state, SLOT_LIVE, __ATOMIC_RELEASE);
 	slot_end(&rec->h);
 	table_taken(&t, i);
 	FAULT("rec.claim.before_count");

@@ -208,6 +208,14 @@ static int get_int32(const msgpack_object *o, int32_t *out)
 	return -1;
 }
 
+/* A negated errno: -4095..-1, and 0 too where "no error" is allowed. */
+static int get_errno(const msgpack_object *o, int zero_ok, int32_t *out)
+{
+	if (get_int32(o, out) < 0 || *out > 0 || *out < -4095 || (!zero_ok && *out == 0))
+		return -1;
+	return 0;
+}
+
 static int parse_op(const msgpack_object *o, enum wire_op *op)
 {
 	static const enum wire_op ops[] = { WIRE_YANK, WIRE_RES, WIRE_DONE, WIRE_ERR };
@@ -237,7 +245,7 @@ static int parse_items(const msgpack_object *o, int width, struct wire_msg *m)
 		if (get_uint(&f[1], UINT64_MAX, &it->gen) < 0)
 			return -1;
 		if (width == 4) {
-			if (get_uint(&f[2], WS_FAILED, &v) < 0 || get_int32(&f[3], &it->err) < 0)
+			if (get_uint(&f[2], WS_FAILED, &v) < 0 || get_errno(&f[3], 1, &it->err) < 0)
 				return -1;
 			it->status = (uint32_t)v;
 		}
@@ -285,7 +293,7 @@ static int parse_map(const msgpack_object *root, struct wire_msg *m)
 				return -EPROTO;
 			m->more = v->via.boolean;
 		}
-		if (bit == K_ERRNO && (get_int32(v, &m->err) < 0 || m->err >= 0))
+		if (bit == K_ERRNO && get_errno(v, 0, &m->err) < 0)
 			return -EPROTO;
 		if (bit == K_DL && get_uint(v, UINT64_MAX, &m->deadline) < 0)
 			return -EPROTO;
