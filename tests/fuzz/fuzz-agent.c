@@ -1,0 +1,260 @@
+/*
+ * The agent as a yanker's peer sees it (SPEC §4, §9): each input is sent
+ * as one datagram to a live agent thread of this process, which owns a
+ * callback record and two fd records.  The agent must answer exactly as
+ * its protocol says, and must keep serving afterwards:
+ *
+ *  - an input that yank__wire_decode() refuses, or that is no WIRE_YANK,
+ *    or whose deadline has passed, gets one WIRE_ERR with that reason and
+ *    the connection is closed;
+ *  - a WIRE_YANK gets WIRE_RES replies that answer its records in order,
+ *    each exactly once: WS_FD with the registered socket attached for an
+ *    fd record, WS_RAN (and one call) for the callback, WS_GONE for an
+ *    (index, generation) that names nothing;
+ *  - then a new connection with a valid request is answered at once.
+ *
+ * Records are found by (index, generation) in the segment; a fresh segment
+ * and a fixed order of registration make them the same in every run, so
+ * the seeds can name them.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yank.h>
+
+#include "fuzz.h"
+#include "handoff.h"
+#include "internal.h"
+#include "layout.h"
+#include "registry.h"
+#include "segment.h"
+#include "wire.h"
+
+#define MAX_RECS 4
+#define REPLY_WAIT_MS 5000
+
+struct known {
+	uint32_t idx, kind;
+	uint64_t gen, dev, ino;
+};
+
+static struct {
+	bool ready;
+	yank_registry *reg;
+	char addr[AGENT_ADDR_MAX];
+	uint32_t addr_len;
+	struct known recs[MAX_RECS];
+	uint32_t nrecs;
+	unsigned long calls;
+} ag;
+
+static struct wire_item req_items[WIRE_MAX_ITEMS], rep_items[WIRE_MAX_ITEMS];
+static char rbuf[WIRE_MAX_MSG];
+
+static void count_call(void *opaque)
+{
+	__atomic_add_fetch((unsigned long *)opaque, 1, __ATOMIC_RELAXED);
+}
+
+static void setup(void)
+{
+	static const struct yank_instance c0 = { YANK_CHARDEV, "c0" };
+	static const struct yank_instance d0 = { YANK_BLOCK_NODE, "d0" };
+	struct yank_open_opts o = { .max_instances = 8, .max_records = 16, .max_processes = 4 };
+	struct seg_params p = { .cap_proc = 4, .cap_inst = 8, .cap_rec = 16, .wait_ms = 1000 };
+	struct proc_view pv;
+	struct seg s;
+	char name[64];
+	int sp[2][2];
+
+	snprintf(name, sizeof(name), "/yank-test-fuzz-agent-%d", (int)getpid());
+	shm_unlink(name);
+	FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp[0]) == 0);
+	FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp[1]) == 0);
+	FUZZ_ASSERT(yank_open_with(name, &o, &ag.reg) == 0);
+	FUZZ_ASSERT(yank_register_instance(ag.reg, &c0) == 0);
+	FUZZ_ASSERT(yank_register_function(ag.reg, &c0, count_call, &ag.calls) == 0);
+	FUZZ_ASSERT(yank_register_fd(ag.reg, &c0, sp[0][0]) == 0);
+	FUZZ_ASSERT(yank_register_instance(ag.reg, &d0) == 0);
+	FUZZ_ASSERT(yank_register_fd(ag.reg, &d0, sp[1][0]) == 0);
+
+	/* Where the agent listens and what its records are called. */
+	FUZZ_ASSERT(yank__seg_open(name, &p, 0, &s) == 0);
+	shm_unlink(name);
+	FUZZ_ASSERT(yank__read_proc(&s, 0, &pv) == 0 && pv.agent_len > 0);
+	memcpy(ag.addr, pv.agent, pv.agent_len);
+	ag.addr_len = pv.agent_len;
+	for (uint32_t i = 0; i < s.hdr->rec_hwm && ag.nrecs < MAX_RECS; i++) {
+		struct rec_view rv;
+
+		if (yank__read_rec(&s, i, &rv) == 0)
+			ag.recs[ag.nrecs++] =
+				(struct known){ rv.idx, rv.kind, rv.gen, rv.dev, rv.ino };
+	}
+	FUZZ_ASSERT(ag.nrecs == 3);
+	yank__seg_close(&s);
+	ag.ready = true;
+}
+
+static const struct known *find_rec(uint32_t idx, uint64_t gen)
+{
+	for (uint32_t i = 0; i < ag.nrecs; i++)
+		if (ag.recs[i].idx == idx && ag.recs[i].gen == gen)
+			return &ag.recs[i];
+	return NULL;
+}
+
+static int connect_agent(void)
+{
+	int fd;
+
+	FUZZ_ASSERT(yank__agent_connect(ag.addr, ag.addr_len, &fd) == 0);
+	return fd;
+}
+
+/* One reply, decoded and checked for shape; its fds in @fds. */
+static int receive(int conn, struct wire_msg *m, int *fds, int *nfds)
+{
+	size_t len;
+	int r = yank__recv(conn, rbuf, sizeof(rbuf), &len, fds, WIRE_MAX_FDS, nfds,
+			   REPLY_WAIT_MS);
+
+	FUZZ_ASSERT(r != -ETIMEDOUT);
+	if (r < 0)
+		return r;
+	*m = (struct wire_msg){ .items = rep_items };
+	FUZZ_ASSERT(yank__wire_decode(rbuf, len, m) == 0);
+	FUZZ_ASSERT(m->op == WIRE_RES || m->op == WIRE_ERR);
+	if (m->op == WIRE_ERR)
+		FUZZ_ASSERT(*nfds == 0);
+	return 0;
+}
+
+static void send_done(int conn)
+{
+	struct wire_msg d = { .op = WIRE_DONE };
+	char buf[64];
+	size_t len;
+
+	FUZZ_ASSERT(yank__wire_encode(&d, buf, sizeof(buf), &len) == 0);
+	yank__send(conn, buf, len, NULL, 0);
+}
+
+/* The replies to a request the agent must refuse with @want. */
+static void expect_refusal(int conn, int want)
+{
+	struct wire_msg m;
+	int fds[WIRE_MAX_FDS], nfds = 0;
+
+	FUZZ_ASSERT(receive(conn, &m, fds, &nfds) == 0);
+	FUZZ_ASSERT(m.op == WIRE_ERR);
+	FUZZ_ASSERT(m.err == want);
+	/* ... and nothing more: the agent hangs up. */
+	FUZZ_ASSERT(receive(conn, &m, fds, &nfds) < 0);
+}
+
+/*
+ * The replies to a valid yank of @req: every record answered, in order,
+ * once.  @before is the call count from before the request was sent.
+ */
+static void expect_results(int conn, const struct wire_msg *req, unsigned long before,
+			   bool may_time_out)
+{
+	unsigned long ran = 0;
+	uint32_t answered = 0;
+	struct wire_msg m;
+
+	for (;;) {
+		int fds[WIRE_MAX_FDS], nfds = 0, fi = 0;
+
+		FUZZ_ASSERT(receive(conn, &m, fds, &nfds) == 0);
+		if (m.op == WIRE_ERR) {
+			/* Only a deadline that passed on the way may stop it. */
+			FUZZ_ASSERT(may_time_out && answered == 0 && m.err == -ETIMEDOUT);
+			return;
+		}
+		FUZZ_ASSERT(answered + m.n <= req->n);
+		for (uint32_t i = 0; i < m.n; i++) {
+			const struct wire_item *q = &req->items[answered + i], *a = &m.items[i];
+			const struct known *k = find_rec(q->idx, q->gen);
+
+			FUZZ_ASSERT(a->idx == q->idx && a->gen == q->gen);
+			if (!k) {
+				FUZZ_ASSERT(a->status == WS_GONE);
+			} else if (k->kind == REC_CB) {
+				FUZZ_ASSERT(a->status == WS_RAN);
+				ran++;
+			} else {
+				struct stat st;
+
+				FUZZ_ASSERT(a->status == WS_FD && fi < nfds);
+				FUZZ_ASSERT(fstat(fds[fi], &st) == 0);
+				FUZZ_ASSERT((uint64_t)st.st_dev == k->dev &&
+					    (uint64_t)st.st_ino == k->ino);
+				fi++;
+			}
+		}
+		FUZZ_ASSERT(fi == nfds);
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		answered += m.n;
+		if (nfds)
+			send_done(conn);
+		if (!m.more)
+			break;
+	}
+	FUZZ_ASSERT(answered == req->n);
+	FUZZ_ASSERT(__atomic_load_n(&ag.calls, __ATOMIC_RELAXED) - before == ran);
+}
+
+/* After whatever came before, a plain request is answered at once. */
+static void expect_serving(void)
+{
+	struct wire_msg req = { .op = WIRE_YANK, .items = req_items, .deadline = UINT64_MAX };
+	char buf[128];
+	size_t len;
+	unsigned long before = __atomic_load_n(&ag.calls, __ATOMIC_RELAXED);
+	int conn = connect_agent();
+
+	FUZZ_ASSERT(yank__wire_encode(&req, buf, sizeof(buf), &len) == 0);
+	FUZZ_ASSERT(yank__send(conn, buf, len, NULL, 0) == 0);
+	expect_results(conn, &req, before, false);
+	close(conn);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct wire_msg req = { .items = req_items };
+	unsigned long before;
+	uint64_t now;
+	int conn, r;
+
+	if (!ag.ready)
+		setup();
+	/* A zero-length datagram reads as a hang-up: nothing to answer. */
+	if (size == 0)
+		return 0;
+	r = yank__wire_decode((const char *)data, size, &req);
+	now = yank__now_ns();
+
+	before = __atomic_load_n(&ag.calls, __ATOMIC_RELAXED);
+	conn = connect_agent();
+	FUZZ_ASSERT(yank__send(conn, data, size, NULL, 0) == 0);
+	if (r < 0)
+		expect_refusal(conn, r);
+	else if (req.op != WIRE_YANK)
+		expect_refusal(conn, -EPROTO);
+	else if (req.deadline <= now)
+		expect_refusal(conn, -ETIMEDOUT);
+	else /* A deadline only seconds away may pass before the agent looks. */
+		expect_results(conn, &req, before, req.deadline - now < 10000000000ull);
+	close(conn);
+	expect_serving();
+	return 0;
+}
