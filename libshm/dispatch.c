@@ -304,9 +304,6 @@ static int take_reply(struct job *j, struct owner *o)
 	int fds[WIRE_MAX_FDS], nfds = 0;
 	size_t len;
 	int r = yank__recv(o->conn, j->buf, sizeof(j->buf), &len, fds, WIRE_MAX_FDS, &nfds, 0);
-	/* A reset is reported before an answer the peer queued ahead of it. */
-	if (r == -ECONNRESET)
-		r = yank__recv(o->conn, j->buf, sizeof(j->buf), &len, fds, WIRE_MAX_FDS, &nfds, 0);
 	if (r == -ETIMEDOUT)
 		return 0; /* spurious wake-up */
 	if (r < 0)

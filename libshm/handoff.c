@@ -105,6 +105,7 @@ int yank__recv(int sock, void *buf, size_t cap, size_t *len, int *fds, int maxfd
 	} u;
 	uint64_t deadline = yank__now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
 	*nfds = 0;
+	int gone_seen = 0;
 	for (;;) {
 		struct iovec iov = { buf, cap };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -120,12 +121,21 @@ int yank__recv(int sock, void *buf, size_t cap, size_t *len, int *fds, int maxfd
 			if (r == 0) {
 				close_all(fds, *nfds);
 				*nfds = 0;
+				if (!gone_seen++)
+					continue;
 				return -ECONNRESET;
 			}
 			*len = (size_t)r;
 			return 0;
 		}
 		if (errno == EINTR)
+			continue;
+		/* A peer that answered and hung up can be reported gone (a reset,
+		 * or on SOCK_SEQPACKET even an end of file) before its last
+		 * message is: the kernel checks sk_err first and clears it by
+		 * reporting it.  Seen here about once in 30,000 conversations.
+		 * So look once more before believing it. */
+		if (errno == ECONNRESET && !gone_seen++)
 			continue;
 		if (errno != EAGAIN)
 			return errno == ECONNRESET ? -ECONNRESET : -errno;
