@@ -247,37 +247,24 @@ static bool agent_in_poll(void)
 	return false;
 }
 
+/* Context switches of the agent thread so far, or -1 when there is none. */
 static int agent_switches(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	cr_assert_not_null(d);
-	struct dirent *e;
-	int total = -1;
-	while ((e = readdir(d))) {
-		char path[300], comm[64] = "";
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		FILE *fp = fopen(path, "re");
-		if (!fp)
-			continue;
-		if (!fgets(comm, sizeof(comm), fp))
-			comm[0] = '\0';
-		fclose(fp);
-		if (strncmp(comm, "yank-agent", 10))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
-		fp = fopen(path, "re");
-		char line[256];
-		total = 0;
-		while (fp && fgets(line, sizeof(line), fp)) {
-			int v;
-			if (sscanf(line, "voluntary_ctxt_switches: %d", &v) == 1 ||
-			    sscanf(line, "nonvoluntary_ctxt_switches: %d", &v) == 1)
-				total += v;
-		}
-		if (fp)
-			fclose(fp);
+	int tid = agent_tid();
+	if (tid < 0)
+		return -1;
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	FILE *fp = fopen(path, "re");
+	int total = 0;
+	while (fp && fgets(line, sizeof(line), fp)) {
+		int v;
+		if (sscanf(line, "voluntary_ctxt_switches: %d", &v) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %d", &v) == 1)
+			total += v;
 	}
-	closedir(d);
+	if (fp)
+		fclose(fp);
 	return total;
 }
 

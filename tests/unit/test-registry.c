@@ -259,14 +259,37 @@ static pid_t holder(const char *seg, const char *name, int report, int hold)
 	return pid;
 }
 
-Test(registry, duplicate_from_another_process_is_eexist)
+/* A holder process, started and registered: its pid and the pipe that releases it. */
+struct held {
+	pid_t pid;
+	int release;
+};
+
+static struct held hold_name(const char *seg, const char *name)
 {
-	const char *seg = tu_segment("xproc");
 	int rep[2], hold[2];
 	cr_assert_eq(pipe(rep), 0);
 	cr_assert_eq(pipe(hold), 0);
-	pid_t pid = holder(seg, "shared", rep[1], hold[0]);
-	cr_assert_eq(tu_read_byte(rep[0], 10000), 'R');
+	struct held h = { holder(seg, name, rep[1], hold[0]), hold[1] };
+	cr_assert_eq(tu_read_byte(rep[0], 10000), 'R', "holder of %s did not register", name);
+	close(rep[0]);
+	close(rep[1]);
+	close(hold[0]);
+	return h;
+}
+
+static void kill_holder(struct held *h)
+{
+	kill(h->pid, SIGKILL);
+	cr_assert_neq(tu_wait(h->pid, 10000), -1);
+	close(h->release);
+}
+
+Test(registry, duplicate_from_another_process_is_eexist)
+{
+	const char *seg = tu_segment("xproc");
+	struct held h = hold_name(seg, "shared");
+	pid_t pid = h.pid;
 	yank_registry *r = open_small(seg, 64, 64);
 	struct yank_instance in = { YANK_CHARDEV, "shared" };
 	cr_assert_eq(yank_register_instance(r, &in), -EEXIST);
@@ -279,8 +302,9 @@ Test(registry, duplicate_from_another_process_is_eexist)
 	cr_assert_eq(info[0].pid, pid);
 	cr_assert_eq(info[0].n_fds, 1);
 	yank_query_free(info, n);
-	tu_write_byte(hold[1], 'G');
+	tu_write_byte(h.release, 'G');
 	cr_assert_eq(tu_exit_code(pid, 10000), 0);
+	close(h.release);
 	/* Its owner closed the registry: the name is free again. */
 	cr_assert_eq(yank_register_instance(r, &in), 0);
 	assert_consistent(r);
@@ -290,13 +314,8 @@ Test(registry, duplicate_from_another_process_is_eexist)
 Test(registry, kill9_owner_is_reaped_and_its_names_reusable)
 {
 	const char *seg = tu_segment("kill9");
-	int rep[2], hold[2];
-	cr_assert_eq(pipe(rep), 0);
-	cr_assert_eq(pipe(hold), 0);
-	pid_t pid = holder(seg, "victim", rep[1], hold[0]);
-	cr_assert_eq(tu_read_byte(rep[0], 10000), 'R');
-	kill(pid, SIGKILL);
-	cr_assert_neq(tu_wait(pid, 10000), -1);
+	struct held h = hold_name(seg, "victim");
+	kill_holder(&h);
 	yank_registry *r = open_small(seg, 64, 64);
 	struct yank_instance_info *info;
 	size_t n;
@@ -318,13 +337,8 @@ Test(registry, kill9_owner_is_reaped_and_its_names_reusable)
 Test(registry, gc_reaps_dead_owners)
 {
 	const char *seg = tu_segment("gc");
-	int rep[2], hold[2];
-	cr_assert_eq(pipe(rep), 0);
-	cr_assert_eq(pipe(hold), 0);
-	pid_t pid = holder(seg, "g0", rep[1], hold[0]);
-	cr_assert_eq(tu_read_byte(rep[0], 10000), 'R');
-	kill(pid, SIGKILL);
-	cr_assert_neq(tu_wait(pid, 10000), -1);
+	struct held h = hold_name(seg, "g0");
+	kill_holder(&h);
 	yank_registry *r = open_small(seg, 64, 64);
 	size_t reaped = 99;
 	cr_assert_eq(yank_gc(r, &reaped), 0);
@@ -339,11 +353,8 @@ Test(registry, gc_reaps_dead_owners)
 Test(registry, reused_pid_with_other_start_time_is_not_the_owner)
 {
 	const char *seg = tu_segment("pidreuse");
-	int rep[2], hold[2];
-	cr_assert_eq(pipe(rep), 0);
-	cr_assert_eq(pipe(hold), 0);
-	pid_t pid = holder(seg, "p0", rep[1], hold[0]);
-	cr_assert_eq(tu_read_byte(rep[0], 10000), 'R');
+	struct held h = hold_name(seg, "p0");
+	pid_t pid = h.pid;
 	yank_registry *r = open_small(seg, 64, 64);
 	struct yank_instance in = { YANK_CHARDEV, "p0" };
 	cr_assert_eq(yank_register_instance(r, &in), -EEXIST, "live owner");
@@ -357,8 +368,7 @@ Test(registry, reused_pid_with_other_start_time_is_not_the_owner)
 		}
 	cr_assert_eq(found, 1);
 	cr_assert_eq(yank_register_instance(r, &in), 0, "start time not compared");
-	tu_write_byte(hold[1], 'G');
-	tu_exit_code(pid, 10000);
+	kill_holder(&h);
 	assert_consistent(r);
 	yank_close(r);
 }
