@@ -189,7 +189,11 @@ install: lib $(B)/yankctl
 	ln -sf libyank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libyank.so
 	install -D -m 0644 $(B)/libyank.a $(DESTDIR)$(LIBDIR)/libyank.a
 	install -D -m 0644 include/yank.h $(DESTDIR)$(INCLUDEDIR)/yank.h
-	install -D -m 0644 $(B)/yank.pc $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
+	@# Made here, not copied from build/: PREFIX may differ from the one it was built with.
+	mkdir -p $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|' libshm/yank.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
 	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
