@@ -58,6 +58,8 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay-%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 SOLIB := $(B)/libyank.so.$(VERSION)
+PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	   -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|'
 
 .PHONY: all lib test check demo bench install uninstall clean deps fuzz soak check-symbols
 .DELETE_ON_ERROR:
@@ -108,8 +110,7 @@ $(B)/libyank-test.a: $(LIB_TOBJS)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(B)/yank.pc: libshm/yank.pc.in Makefile
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|' $< > $@
+	$(Q)sed $(PC_SUBST) $< > $@
 
 $(B)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
@@ -191,9 +192,7 @@ install: lib $(B)/yankctl
 	install -D -m 0644 include/yank.h $(DESTDIR)$(INCLUDEDIR)/yank.h
 	@# Made here, not copied from build/: PREFIX may differ from the one it was built with.
 	mkdir -p $(DESTDIR)$(PKGCONFIGDIR)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|' libshm/yank.pc.in \
-	    > $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
+	sed $(PC_SUBST) libshm/yank.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
 	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
