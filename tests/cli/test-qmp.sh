@@ -136,20 +136,10 @@ quiet "the rest of the bad line is skipped, in a later write too"
 send $'\n{"execute":"query-yank","id":"next-line"}'
 expect "the next line is served" "{\"return\": $all, \"id\": \"next-line\"}"
 send $'{"execute" "query-yank"}\n'
-line=""
-IFS= read -r -t 5 line <&"$qr"
-case $line in
-'{"error": {"class": "GenericError", "desc": "JSON parse error, '*) ok ;;
-*) not_ok "missing colon: $line" ;;
-esac
+parse_error "missing colon"
 quiet "missing colon: one reply only"
 send $'nonsense\n'
-line=""
-IFS= read -r -t 5 line <&"$qr"
-case $line in
-'{"error": {"class": "GenericError", "desc": "JSON parse error, '*) ok ;;
-*) not_ok "bare word: $line" ;;
-esac
+parse_error "bare word"
 quiet "bare word: one reply only"
 send $'{"execute": "query-yank\n'
 expect "newline inside a string" "$(generic "JSON parse error, control character 0x0a in a string")"

@@ -6,21 +6,7 @@
 # shellcheck source=tests/cli/testlib.bash
 . "$(dirname "$0")/testlib.bash"
 
-if ! command -v python3 >/dev/null; then
-	echo "python3 is needed to check JSON" >&2
-	echo "0 passed, 0 failed"
-	exit 77
-fi
-
-json_check() {
-	if python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>"$T/py.err"; then
-		ok
-	else
-		not_ok "$3: $2 is false for $(head -c 600 "$1") $(cat "$T/py.err")"
-	fi
-}
+need_python3
 
 # --- A segment that does not exist. ---
 new_segment absent

@@ -152,6 +152,27 @@ listed() {
 	timeout 10 "$YANKCTL" --segment "$1" list --json 2>/dev/null | grep -qF -- "$2"
 }
 
+# need_python3: the JSON checks below need it; without it the test is skipped (77).
+need_python3() {
+	if ! command -v python3 >/dev/null; then
+		echo "python3 is needed to check JSON" >&2
+		echo "0 passed, 0 failed"
+		exit 77
+	fi
+}
+
+# json_check FILE PYTHON-EXPRESSION DESCRIPTION: the expression, over the
+# parsed document "d", must be true.
+json_check() {
+	if python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>"$T/py.err"; then
+		ok
+	else
+		not_ok "$3: $2 is false for $(head -c 600 "$1") $(cat "$T/py.err")"
+	fi
+}
+
 finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]

@@ -154,51 +154,68 @@ static void check_rec(const struct seg *s, uint32_t idx, int r, const struct rec
 }
 
 /*
+ * Slot @idx of table @tab through its lock-free reader, checked; the
+ * reader's result.  An instance's view is left in @iv for the caller.
+ */
+static int read_slot(const struct seg *s, enum table_id tab, uint32_t idx, struct inst_view *iv)
+{
+	struct proc_view pv;
+	struct rec_view rv;
+	int r;
+
+	switch (tab) {
+	case T_PROC:
+		r = yank__read_proc(s, idx, &pv);
+		check_proc(s, idx, r, &pv);
+		break;
+	case T_INST:
+		r = yank__read_inst(s, idx, iv);
+		check_inst(s, idx, r, iv);
+		break;
+	default:
+		r = yank__read_rec(s, idx, &rv);
+		check_rec(s, idx, r, &rv);
+		break;
+	}
+	return r;
+}
+
+/*
  * Every slot of every table, as the lock-free readers see it.  The tally
  * covers [0, hwm) only, the range yank__check() walks.
  */
 static void read_all(const struct seg *s, struct tally *t, struct names *nm)
 {
 	const struct seg_hdr *h = s->hdr;
-	uint32_t hp = h->proc_hwm, hi = h->inst_hwm, hr = h->rec_hwm;
 
 	memset(t, 0, sizeof(*t));
 	if (nm)
 		nm->n = 0;
-	for (uint32_t k = 0; k < probe_count(s->cap_proc); k++) {
-		uint32_t idx = probe(s->cap_proc, hp, k);
-		struct proc_view v;
-		int r = yank__read_proc(s, idx, &v);
+	const struct {
+		enum table_id tab;
+		uint32_t cap, hwm;
+		uint32_t *used;
+	} tabs[] = { { T_PROC, s->cap_proc, h->proc_hwm, &t->procs },
+		     { T_INST, s->cap_inst, h->inst_hwm, &t->insts },
+		     { T_REC, s->cap_rec, h->rec_hwm, &t->recs } };
 
-		check_proc(s, idx, r, &v);
-		if (k < s->cap_proc && idx < hp)
-			note(t, r, &t->procs);
-	}
-	for (uint32_t k = 0; k < probe_count(s->cap_inst); k++) {
-		uint32_t idx = probe(s->cap_inst, hi, k);
-		struct inst_view v;
-		int r = yank__read_inst(s, idx, &v);
+	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
+		for (uint32_t k = 0; k < probe_count(tabs[i].cap); k++) {
+			uint32_t idx = probe(tabs[i].cap, tabs[i].hwm, k);
+			struct inst_view v;
+			int r = read_slot(s, tabs[i].tab, idx, &v);
 
-		check_inst(s, idx, r, &v);
-		if (k < s->cap_inst && idx < hi)
-			note(t, r, &t->insts);
-		/* yank__lookup() scans below the high-water mark only. */
-		if (r == 0 && nm && nm->n < MAX_NAMES && idx < hi) {
-			nm->e[nm->n].type = v.type;
-			nm->e[nm->n].len = v.name_len;
-			memcpy(nm->e[nm->n].name, v.name, v.name_len + 1);
-			nm->n++;
+			if (k < tabs[i].cap && idx < tabs[i].hwm)
+				note(t, r, tabs[i].used);
+			/* yank__lookup() scans below the high-water mark only. */
+			if (tabs[i].tab == T_INST && r == 0 && nm && nm->n < MAX_NAMES &&
+			    idx < tabs[i].hwm) {
+				nm->e[nm->n].type = v.type;
+				nm->e[nm->n].len = v.name_len;
+				memcpy(nm->e[nm->n].name, v.name, v.name_len + 1);
+				nm->n++;
+			}
 		}
-	}
-	for (uint32_t k = 0; k < probe_count(s->cap_rec); k++) {
-		uint32_t idx = probe(s->cap_rec, hr, k);
-		struct rec_view v;
-		int r = yank__read_rec(s, idx, &v);
-
-		check_rec(s, idx, r, &v);
-		if (k < s->cap_rec && idx < hr)
-			note(t, r, &t->recs);
-	}
 }
 
 /*

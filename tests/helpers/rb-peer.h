@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
 #include <yank.h>
 
 #include "testutil.h"
@@ -498,6 +499,98 @@ static inline int rb_query_is(yank_registry *reg, const struct rb_want *want, si
 	}
 	yank_query_free(info, got);
 	return bad ? -1 : 0;
+}
+
+/* ---- checks the suites share (Criterion assertions: test process only) ---- */
+
+/* @v milliseconds, scaled by the run's timeout multiplier. */
+static inline long rb_ms(long v)
+{
+	return v * tu_mult();
+}
+
+/*
+ * The peer's command must answer "ok".  A macro, so that a failure points
+ * at the test's line; it quotes the command as sent, and the reply.
+ */
+#define PEER_OK(p, ...)                                                                   \
+	do {                                                                              \
+		char cmd_[4096];                                                          \
+		snprintf(cmd_, sizeof(cmd_), __VA_ARGS__);                                \
+		int rc_ = rb_cmd((p), "%s", cmd_);                                        \
+		cr_assert_eq(rc_, 0, "peer %d: '%s' -> %d '%s'", (int)(p)->pid, cmd_, rc_,   \
+			     (p)->last);                                                  \
+	} while (0)
+
+/* Register one socketpair fd for @inst in @p; returns our copy of its far end. */
+static inline int rb_add_fd(struct rb_peer *p, const char *inst)
+{
+	PEER_OK(p, "fd %s", inst);
+	int a, b;
+	cr_assert_eq(sscanf(p->last, "ok %d %d", &a, &b), 2, "fd %s: '%s'", inst, p->last);
+	int fd = rb_getfd(p->pid, b);
+	cr_assert_geq(fd, 0, "pidfd_getfd: %s", strerror(-fd));
+	return fd;
+}
+
+/* SIGSTOP @p and see it stopped. */
+static inline void rb_peer_stop(struct rb_peer *p)
+{
+	cr_assert_eq(kill(p->pid, SIGSTOP), 0);
+	cr_assert_eq(rb_wait_stopped(p->pid, 5000), 0, "peer %d did not stop", (int)p->pid);
+}
+
+/*
+ * @p (@who, in the message) must have stopped itself at fault point @point;
+ * if it answered instead, the failure quotes its reply.
+ */
+static inline void rb_assert_stopped_at(struct rb_peer *p, const char *who, const char *point)
+{
+	cr_assert_eq(rb_wait_stopped(p->pid, 5000), 0, "%s %d did not stop at %s ('%s')", who,
+		     (int)p->pid, point, rb_reply(p, 0) == RB_NOREPLY ? "" : p->last);
+}
+
+/*
+ * Start rb-rawclient @seg @inst [@opt [@arg]] (NULL leaves them out) and
+ * wait for its one line (in raw->last); rb_reply()'s code for it.
+ */
+static inline int rb_rawclient(struct rb_peer *raw, const char *seg, const char *inst,
+			       const char *opt, const char *arg)
+{
+	char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)inst, (char *)opt,
+			 (char *)arg, NULL };
+	cr_assert_eq(rb_spawn(raw, "rb-rawclient", argv, NULL), 0);
+	return rb_reply(raw, 5000);
+}
+
+/* stat(2) of @seg's file under /dev/shm, which must exist. */
+static inline struct stat rb_seg_stat(const char *seg)
+{
+	char path[300];
+	struct stat st;
+	snprintf(path, sizeof(path), "/dev/shm%s", seg);
+	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+	return st;
+}
+
+/* Is there a yankctl to check?  When not, the log says what goes unchecked. */
+static inline int rb_have_yankctl(const char *unchecked)
+{
+	if (rb_yankctl_path())
+		return 1;
+	cr_log_warn("yankctl not built: %s", unchecked);
+	return 0;
+}
+
+/* `yankctl --timeout @tmo @cmd [@arg]` on @seg as @cred (or us) must exit @want. */
+static inline void rb_assert_yankctl_exit(const char *seg, int tmo, const struct rb_cred *cred,
+					  int want, const char *who, const char *cmd,
+					  const char *arg)
+{
+	long dt;
+	int rc = rb_yankctl(seg, tmo, cred, 10000, NULL, 0, &dt, cmd, arg, NULL);
+	cr_assert_eq(rc, want, "%s: `yankctl %s%s%s` exited %d, want %d", who, cmd, arg ? " " : "",
+		     arg ? arg : "", rc, want);
 }
 
 #endif

@@ -62,26 +62,14 @@ static const struct fault_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-static long ms(long v)
-{
-	return v * tu_mult();
-}
-
 static struct yank_open_opts parent_opts(void)
 {
 	struct yank_open_opts o = { .max_instances = 128, .max_records = 512,
 				    .max_processes = 32,
-				    .lock_timeout_ms = (uint32_t)ms(3000),
-				    .agent_timeout_ms = (uint32_t)ms(1000) };
+				    .lock_timeout_ms = (uint32_t)rb_ms(3000),
+				    .agent_timeout_ms = (uint32_t)rb_ms(1000) };
 	return o;
 }
-
-#define PEER_OK(p, ...)                                                                   \
-	do {                                                                              \
-		int rc_ = rb_cmd((p), __VA_ARGS__);                                       \
-		cr_assert_eq(rc_, 0, "peer %d: '" #__VA_ARGS__ "' -> %d '%s'", (int)(p)->pid, \
-			     rc_, (p)->last);                                             \
-	} while (0)
 
 /* The survivor: live records that no fault elsewhere may disturb. */
 struct survivor {
@@ -93,22 +81,51 @@ struct survivor {
 static void survivor_start(struct survivor *s, const char *seg)
 {
 	cr_assert_eq(rb_peer_start(&s->p, NULL), 0);
-	PEER_OK(&s->p, "open %s lock=%ld agent=%ld", seg, ms(3000), ms(1000));
+	PEER_OK(&s->p, "open %s lock=%ld agent=%ld", seg, rb_ms(3000), rb_ms(1000));
 	PEER_OK(&s->p, "inst c:surv0");
-	PEER_OK(&s->p, "fd c:surv0");
-	int a, b;
-	cr_assert_eq(sscanf(s->p.last, "ok %d %d", &a, &b), 2);
+	s->surv0_peer = rb_add_fd(&s->p, "c:surv0");
 	PEER_OK(&s->p, "cb c:surv0");
 	PEER_OK(&s->p, "inst b:surv1");
 	PEER_OK(&s->p, "fd b:surv1");
 	PEER_OK(&s->p, "fd b:surv1");
 	PEER_OK(&s->p, "inst m");
-	s->surv0_peer = rb_getfd(s->p.pid, b);
-	cr_assert_geq(s->surv0_peer, 0, "pidfd_getfd: %s", strerror(-s->surv0_peer));
 	struct rb_want w[3] = { { YANK_CHARDEV, "surv0", s->p.pid, 1, 1 },
 				{ YANK_BLOCK_NODE, "surv1", s->p.pid, 2, 0 },
 				{ YANK_MIGRATION, NULL, s->p.pid, 0, 0 } };
 	memcpy(s->want, w, sizeof(w));
+}
+
+static void survivor_end(struct survivor *s, yank_registry *reg, const char *seg)
+{
+	rb_peer_kill(&s->p);
+	close(s->surv0_peer);
+	yank_close(reg);
+	shm_unlink(seg);
+}
+
+/* @p owns @inst: the instance, a socketpair fd and a callback. */
+static void own(struct rb_peer *p, const char *inst)
+{
+	PEER_OK(p, "inst %s", inst);
+	PEER_OK(p, "fd %s", inst);
+	PEER_OK(p, "cb %s", inst);
+}
+
+/*
+ * @v (@who) hit fault point @point and took action @a (kill or exit): it
+ * never got past it, and died the way the fault said.
+ */
+static void assert_died_at(struct rb_peer *v, const char *who, const char *point, enum action a)
+{
+	if (a == A_KILL) {
+		int r = rb_reply(v, 5000);
+		cr_assert_eq(r, RB_NOREPLY, "the %s got past %s: '%s'", who, point, v->last);
+		cr_assert(rb_killed(v, 5000), "the %s did not die at %s", who, point);
+	} else {
+		int st = rb_peer_wait(v, 5000);
+		cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 99,
+			  "the %s did not _exit(99) at %s ('%s')", who, point, v->last);
+	}
 }
 
 /* Only the survivor's instances remain, with their counts. */
@@ -127,7 +144,7 @@ static void assert_survivor_listed(yank_registry *reg, struct survivor *s, const
 	int r = yank_query(reg, &info, &n);
 	long dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "%s: yank_query: %s", when, yank_strerror(r));
-	cr_assert_lt(dt, ms(1000), "%s: yank_query took %ld ms", when, dt);
+	cr_assert_lt(dt, rb_ms(1000), "%s: yank_query took %ld ms", when, dt);
 	size_t found = 0;
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < 3; k++)
@@ -162,15 +179,10 @@ static void assert_healthy(yank_registry *reg, unsigned inst, unsigned recs, uns
 
 static void assert_yankctl_status_ok(const char *seg, const char *when)
 {
-	if (!rb_yankctl_path()) {
-		cr_log_warn("yankctl not built: `yankctl status` not checked");
+	if (!rb_have_yankctl("`yankctl status` not checked"))
 		return;
-	}
-	long dt;
-	int rc = rb_yankctl(seg, 2000, NULL, 10000, NULL, 0, &dt, "status", NULL);
-	cr_assert_eq(rc, 0, "%s: `yankctl status` exited %d", when, rc);
-	rc = rb_yankctl(seg, 2000, NULL, 10000, NULL, 0, &dt, "list", NULL);
-	cr_assert_eq(rc, 0, "%s: `yankctl list` exited %d", when, rc);
+	rb_assert_yankctl_exit(seg, 2000, NULL, 0, when, "status", NULL);
+	rb_assert_yankctl_exit(seg, 2000, NULL, 0, when, "list", NULL);
 }
 
 /*
@@ -185,15 +197,13 @@ static void assert_survivor_works(yank_registry *reg, struct survivor *s, int pr
 	char ev[512];
 	cr_assert_not(rb_any_event(&s->p, 0, ev, sizeof(ev)),
 		      "unexpected event in the survivor: %s", ev);
-	PEER_OK(&s->p, "inst c:vict");
-	PEER_OK(&s->p, "fd c:vict");
-	PEER_OK(&s->p, "cb c:vict");
+	own(&s->p, "c:vict");
 	if (pre)
 		PEER_OK(&s->p, "inst b:vpre");
 	const struct yank_instance l[] = { { YANK_CHARDEV, "surv0" }, { YANK_CHARDEV, "vict" } };
 	int r = yank_yank(reg, l, 2);
 	cr_assert_eq(r, 0, "yank of the survivor's instances: %s", yank_strerror(r));
-	cr_assert(rb_sees_eof(s->surv0_peer, ms(2000)), "c:surv0 was not shut down by its yank");
+	cr_assert(rb_sees_eof(s->surv0_peer, rb_ms(2000)), "c:surv0 was not shut down by its yank");
 	cr_assert(rb_event_is(&s->p, 2000, "cb c:surv0"), "c:surv0's callback did not run");
 	cr_assert(rb_event_is(&s->p, 2000, "cb c:vict"), "c:vict's callback did not run");
 }
@@ -204,11 +214,9 @@ static void run_seg_case(const struct fault_case *c, enum action a)
 	struct rb_peer v;
 	cr_assert_eq(rb_peer_start(&v, NULL), 0);
 	PEER_OK(&v, "fault %s:%s", c->point, action_name[a]);
-	cr_assert_eq(rb_send(&v, "open %s cap=64,256,16 lock=%ld", seg, ms(3000)), 0);
+	cr_assert_eq(rb_send(&v, "open %s cap=64,256,16 lock=%ld", seg, rb_ms(3000)), 0);
 	if (a == A_STOP) {
-		cr_assert_eq(rb_wait_stopped(v.pid, 5000), 0,
-			     "the creator did not stop at %s (reply '%s')", c->point,
-			     rb_reply(&v, 0) == RB_NOREPLY ? "" : v.last);
+		rb_assert_stopped_at(&v, "the creator", c->point);
 		/* A creator stopped mid-way: openers wait for it, bounded. */
 		struct yank_open_opts o = parent_opts();
 		o.lock_timeout_ms = 300;
@@ -218,22 +226,17 @@ static void run_seg_case(const struct fault_case *c, enum action a)
 		long dt = tu_now_ms() - t0;
 		cr_assert_eq(r, -ETIMEDOUT, "open beside a stopped creator: %s",
 			     yank_strerror(r));
-		cr_assert_lt(dt, ms(2000), "open beside a stopped creator took %ld ms", dt);
+		cr_assert_lt(dt, rb_ms(2000), "open beside a stopped creator took %ld ms", dt);
 		if (rb_yankctl_path()) {
 			int rc = rb_yankctl(seg, 500, NULL, 5000, NULL, 0, &dt, "list", NULL);
 			cr_assert_eq(rc, 4, "`yankctl list` beside a stopped creator: exit %d", rc);
-			cr_assert_lt(dt, ms(2000), "`yankctl --timeout 500 list` took %ld ms", dt);
+			cr_assert_lt(dt, rb_ms(2000), "`yankctl --timeout 500 list` took %ld ms",
+				     dt);
 		}
 		kill(v.pid, SIGKILL);
 		cr_assert(rb_killed(&v, 5000));
-	} else if (a == A_KILL) {
-		cr_assert_eq(rb_reply(&v, 5000), RB_NOREPLY, "the creator passed %s: '%s'",
-			     c->point, v.last);
-		cr_assert(rb_killed(&v, 5000), "the creator did not die at %s", c->point);
 	} else {
-		int st = rb_peer_wait(&v, 5000);
-		cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 99,
-			  "the creator did not _exit(99) at %s", c->point);
+		assert_died_at(&v, "creator", c->point, a);
 	}
 	rb_peer_kill(&v);
 
@@ -248,10 +251,7 @@ static void run_seg_case(const struct fault_case *c, enum action a)
 		     st.max_instances);
 	cr_assert_eq(st.max_records, 512);
 	assert_healthy(reg, 0, 0, 0, "fresh segment");
-	struct stat sb;
-	char path[300];
-	snprintf(path, sizeof(path), "/dev/shm%s", seg);
-	cr_assert_eq(stat(path, &sb), 0);
+	struct stat sb = rb_seg_stat(seg);
 	cr_assert_eq(sb.st_mode & 0777, 0600, "segment mode %o", sb.st_mode & 0777);
 
 	struct survivor s;
@@ -260,10 +260,7 @@ static void run_seg_case(const struct fault_case *c, enum action a)
 	assert_healthy(reg, 3, 4, 1, "after re-creation");
 	assert_yankctl_status_ok(seg, "after re-creation");
 	assert_survivor_works(reg, &s, 0);
-	rb_peer_kill(&s.p);
-	close(s.surv0_peer);
-	yank_close(reg);
-	shm_unlink(seg);
+	survivor_end(&s, reg, seg);
 }
 
 static void run_case(const struct fault_case *c, enum action a)
@@ -285,37 +282,28 @@ static void run_case(const struct fault_case *c, enum action a)
 	cr_assert_eq(rb_peer_start(&ghost, NULL), 0);
 	PEER_OK(&ghost, "open %s", seg);
 	PEER_OK(&ghost, "inst c:ghost");
-	PEER_OK(&ghost, "inst b:ghost");
-	PEER_OK(&ghost, "fd b:ghost");
-	PEER_OK(&ghost, "cb b:ghost");
+	own(&ghost, "b:ghost");
 	PEER_OK(&ghost, "close");
 	rb_peer_kill(&ghost);
 
 	struct rb_peer v, corpse = { .pid = -1 };
 	cr_assert_eq(rb_peer_start(&v, NULL), 0);
-	PEER_OK(&v, "open %s lock=%ld agent=%ld", seg, ms(3000), ms(1000));
+	PEER_OK(&v, "open %s lock=%ld agent=%ld", seg, rb_ms(3000), rb_ms(1000));
 	int agent_case = !strcmp(c->point, "agent.after_send");
 	if (agent_case) /* armed before the agent thread exists: it only reads it */
 		PEER_OK(&v, "fault %s:%s", c->point, action_name[a]);
-	if (c->pre) {
-		PEER_OK(&v, "inst b:vpre");
-		PEER_OK(&v, "fd b:vpre");
-		PEER_OK(&v, "cb b:vpre");
-	}
+	if (c->pre)
+		own(&v, "b:vpre");
 	if (!strcmp(c->point, "reap.before_release")) {
 		/* Someone for the victim's reap to find dead. */
 		cr_assert_eq(rb_peer_start(&corpse, NULL), 0);
 		PEER_OK(&corpse, "open %s", seg);
-		PEER_OK(&corpse, "inst b:corpse");
-		PEER_OK(&corpse, "fd b:corpse");
-		PEER_OK(&corpse, "cb b:corpse");
+		own(&corpse, "b:corpse");
 		rb_peer_kill(&corpse);
 	}
 	if (c->pre) {
 		/* And a freed instance and records of its own. */
-		PEER_OK(&v, "inst c:vtmp");
-		PEER_OK(&v, "fd c:vtmp");
-		PEER_OK(&v, "cb c:vtmp");
+		own(&v, "c:vtmp");
 		PEER_OK(&v, "unfd c:vtmp");
 		PEER_OK(&v, "uncb c:vtmp");
 		PEER_OK(&v, "uninst c:vtmp");
@@ -337,20 +325,18 @@ static void run_case(const struct fault_case *c, enum action a)
 		yank_failures_free(f, nf);
 		cr_assert(r == 0 || r == -EIO, "yank whose owner dies mid-hand-off: %s",
 			  yank_strerror(r));
-		cr_assert_lt(dt, ms(3000), "yank whose owner dies mid-hand-off took %ld ms", dt);
+		cr_assert_lt(dt, rb_ms(3000), "yank whose owner dies mid-hand-off took %ld ms", dt);
 	}
 
 	if (a == A_STOP) {
-		cr_assert_eq(rb_wait_stopped(v.pid, 5000), 0,
-			     "the victim did not stop at %s ('%s')", c->point,
-			     rb_reply(&v, 0) == RB_NOREPLY ? "" : v.last);
+		rb_assert_stopped_at(&v, "the victim", c->point);
 		assert_survivor_listed(reg, &s, "victim stopped");
 		if (c->holds_lock) {
 			struct yank_status st;
 			long t0 = tu_now_ms();
 			cr_assert_eq(yank_status(reg, &st), 0);
 			long dt = tu_now_ms() - t0;
-			cr_assert_lt(dt, ms(2000), "yank_status beside a stopped holder: %ld ms",
+			cr_assert_lt(dt, rb_ms(2000), "yank_status beside a stopped holder: %ld ms",
 				     dt);
 			cr_assert_eq(st.lock_holder, v.pid, "lock holder %d, want the victim %d",
 				     (int)st.lock_holder, (int)v.pid);
@@ -365,19 +351,13 @@ static void run_case(const struct fault_case *c, enum action a)
 			dt = tu_now_ms() - t0;
 			cr_assert_eq(r, -ETIMEDOUT, "gc beside a stopped holder: %s",
 				     yank_strerror(r));
-			cr_assert_lt(dt, ms(1500), "gc with a 200 ms bound took %ld ms", dt);
+			cr_assert_lt(dt, rb_ms(1500), "gc with a 200 ms bound took %ld ms", dt);
 			yank_close(r2);
 		}
 		kill(v.pid, SIGKILL);
 		cr_assert(rb_killed(&v, 5000));
-	} else if (a == A_KILL) {
-		int r = rb_reply(&v, 5000);
-		cr_assert_eq(r, RB_NOREPLY, "the victim got past %s: '%s'", c->point, v.last);
-		cr_assert(rb_killed(&v, 5000), "the victim did not die at %s", c->point);
 	} else {
-		int st = rb_peer_wait(&v, 5000);
-		cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 99,
-			  "the victim did not _exit(99) at %s ('%s')", c->point, v.last);
+		assert_died_at(&v, "victim", c->point, a);
 	}
 
 	/* Readers see the survivor intact even before anybody repaired anything. */
@@ -400,10 +380,7 @@ static void run_case(const struct fault_case *c, enum action a)
 	assert_survivor_works(reg, &s, c->pre);
 	assert_healthy(reg, c->pre ? 5 : 4, 6, 1, "after re-registering the victim's names");
 
-	rb_peer_kill(&s.p);
-	close(s.surv0_peer);
-	yank_close(reg);
-	shm_unlink(seg);
+	survivor_end(&s, reg, seg);
 }
 
 static const struct fault_case *find_case(const char *point)

@@ -110,23 +110,11 @@ static void teardown(void)
 
 TestSuite(security, .init = setup, .fini = teardown, .timeout = 60);
 
-static long ms(long v)
-{
-	return v * tu_mult();
-}
-
-#define PEER_OK(p, ...)                                                                   \
-	do {                                                                              \
-		int rc_ = rb_cmd((p), __VA_ARGS__);                                       \
-		cr_assert_eq(rc_, 0, "peer %d: '" #__VA_ARGS__ "' -> %d '%s'", (int)(p)->pid, \
-			     rc_, (p)->last);                                             \
-	} while (0)
-
 static yank_registry *open_root(const char *seg, int group)
 {
 	struct yank_open_opts o = { .max_instances = 64, .max_records = 256, .max_processes = 16,
-				    .lock_timeout_ms = (uint32_t)ms(3000),
-				    .agent_timeout_ms = (uint32_t)ms(300) };
+				    .lock_timeout_ms = (uint32_t)rb_ms(3000),
+				    .agent_timeout_ms = (uint32_t)rb_ms(300) };
 	if (group) {
 		o.use_group = 1;
 		o.group = RB_GID;
@@ -142,18 +130,37 @@ static int start_owner(struct rb_peer *o, const char *seg, int group)
 {
 	cr_assert_eq(rb_peer_start(o, NULL), 0);
 	if (group)
-		PEER_OK(o, "open %s agent=%ld group=%d", seg, ms(1000), RB_GID);
+		PEER_OK(o, "open %s agent=%ld group=%d", seg, rb_ms(1000), RB_GID);
 	else
-		PEER_OK(o, "open %s agent=%ld", seg, ms(1000));
+		PEER_OK(o, "open %s agent=%ld", seg, rb_ms(1000));
 	PEER_OK(o, "inst c:x");
-	PEER_OK(o, "fd c:x");
-	int a, b;
-	cr_assert_eq(sscanf(o->last, "ok %d %d", &a, &b), 2);
+	int fd = rb_add_fd(o, "c:x");
 	PEER_OK(o, "cb c:x");
 	PEER_OK(o, "block c:x");
-	int fd = rb_getfd(o->pid, b);
-	cr_assert_geq(fd, 0);
 	return fd;
+}
+
+/* What the owner tests start from: a root registry and its owner of c:x. */
+struct scene {
+	const char *seg;
+	yank_registry *reg;
+	struct rb_peer o;
+	int far; /* our copy of the far end of c:x's socket */
+};
+
+static void scene_start(struct scene *sc, const char *tag, int group)
+{
+	sc->seg = tu_segment(tag);
+	sc->reg = open_root(sc->seg, group);
+	sc->far = start_owner(&sc->o, sc->seg, group);
+}
+
+static void scene_end(struct scene *sc)
+{
+	rb_peer_kill(&sc->o);
+	close(sc->far);
+	yank_close(sc->reg);
+	shm_unlink(sc->seg);
 }
 
 /* Nothing happened to c:x: its socket is up, its callback did not run. */
@@ -164,12 +171,26 @@ static void assert_untouched(struct rb_peer *o, int far, const char *who)
 	cr_assert_not(rb_any_event(o, 100, ev, sizeof(ev)), "%s: the owner saw '%s'", who, ev);
 }
 
+/* Done with @p (a yanker or client): kill it; the owner must not have noticed it. */
+static void dismiss(struct scene *sc, struct rb_peer *p, const char *who)
+{
+	rb_peer_kill(p);
+	assert_untouched(&sc->o, sc->far, who);
+}
+
 static int peer_fds(struct rb_peer *p)
 {
 	PEER_OK(p, "fds");
 	int n = -1;
 	sscanf(p->last, "ok %d", &n);
 	return n;
+}
+
+/* A yanker as @cred with @seg open (a short agent bound: refusals come fast). */
+static void start_yanker(struct rb_peer *y, const struct rb_cred *cred, const char *seg)
+{
+	cr_assert_eq(rb_peer_start(y, cred), 0);
+	PEER_OK(y, "open %s agent=%ld", seg, rb_ms(300));
 }
 
 /* @cred's process: opening @seg fails with -EACCES and leaves no fd behind. */
@@ -190,77 +211,53 @@ static void assert_refused(const char *seg, const struct rb_cred *cred, const ch
 
 static void assert_yankctl_refused(const char *seg, const struct rb_cred *cred, const char *who)
 {
-	if (!rb_yankctl_path()) {
-		cr_log_warn("yankctl not built: its refusal is not checked");
+	if (!rb_have_yankctl("its refusal is not checked"))
 		return;
-	}
-	long dt;
-	int rc = rb_yankctl(seg, 1000, cred, 10000, NULL, 0, &dt, "list", NULL);
-	cr_assert_eq(rc, 4, "%s: `yankctl list` exited %d, want 4", who, rc);
-	rc = rb_yankctl(seg, 1000, cred, 10000, NULL, 0, &dt, "status", NULL);
-	cr_assert_eq(rc, 4, "%s: `yankctl status` exited %d, want 4", who, rc);
-	rc = rb_yankctl(seg, 1000, cred, 10000, NULL, 0, &dt, "yank", "chardev:x", NULL);
-	cr_assert_eq(rc, 4, "%s: `yankctl yank` exited %d, want 4", who, rc);
+	rb_assert_yankctl_exit(seg, 1000, cred, 4, who, "list", NULL);
+	rb_assert_yankctl_exit(seg, 1000, cred, 4, who, "status", NULL);
+	rb_assert_yankctl_exit(seg, 1000, cred, 4, who, "yank", "chardev:x");
 }
 
 Test(security, default_segment_is_0600_and_refuses_another_uid)
 {
-	const char *seg = tu_segment("default");
-	yank_registry *reg = open_root(seg, 0);
-	struct rb_peer o;
-	int far = start_owner(&o, seg, 0);
-	char path[300];
-	struct stat st;
-	snprintf(path, sizeof(path), "/dev/shm%s", seg);
-	cr_assert_eq(stat(path, &st), 0);
+	struct scene sc;
+	scene_start(&sc, "default", 0);
+	struct stat st = rb_seg_stat(sc.seg);
 	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
 	cr_assert_eq(st.st_uid, 0);
 
-	assert_refused(seg, &NOBODY, "nobody");
-	assert_refused(seg, &NOBODY_SUPP, "nobody in the group (not a group segment)");
-	assert_refused(seg, &NOBODY_G, "nobody with the group as its gid (not a group segment)");
-	assert_yankctl_refused(seg, &NOBODY, "nobody");
-	assert_untouched(&o, far, "after the refusals");
+	assert_refused(sc.seg, &NOBODY, "nobody");
+	assert_refused(sc.seg, &NOBODY_SUPP, "nobody in the group (not a group segment)");
+	assert_refused(sc.seg, &NOBODY_G, "nobody with the group as its gid (not a group segment)");
+	assert_yankctl_refused(sc.seg, &NOBODY, "nobody");
+	assert_untouched(&sc.o, sc.far, "after the refusals");
 
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /* Straight to the agent's socket, past the segment's permissions: refused. */
 Test(security, agent_serves_no_other_uid)
 {
-	const char *seg = tu_segment("agent");
-	yank_registry *reg = open_root(seg, 0);
-	struct rb_peer o, raw;
-	int far = start_owner(&o, seg, 0);
+	struct scene sc;
+	struct rb_peer raw;
+	scene_start(&sc, "agent", 0);
 
 	static const char *const as[] = { "65534:65534", "65534:65534:47001", "65534:47001" };
 	for (size_t i = 0; i < 3; i++) {
-		char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)"c:x", (char *)"--as",
-				 (char *)as[i], NULL };
-		cr_assert_eq(rb_spawn(&raw, "rb-rawclient", argv, NULL), 0);
-		rb_reply(&raw, 5000);
+		rb_rawclient(&raw, sc.seg, "c:x", "--as", as[i]);
 		cr_assert_str_eq(raw.last, "err errno=-13 nfds=0",
 				 "another uid (%s) at the agent: '%s'", as[i], raw.last);
 		cr_assert_eq(rb_peer_wait(&raw, 5000), 0);
-		rb_peer_kill(&raw);
-		assert_untouched(&o, far, as[i]);
+		dismiss(&sc, &raw, as[i]);
 	}
 
 	/* The same client as root is served: the refusal was the uid's. */
-	char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)"c:x", NULL };
-	cr_assert_eq(rb_spawn(&raw, "rb-rawclient", argv, NULL), 0);
-	rb_reply(&raw, 5000);
+	rb_rawclient(&raw, sc.seg, "c:x", NULL, NULL);
 	cr_assert(!strncmp(raw.last, "res n=2 nfds=1 ", 15), "root at the agent: '%s'", raw.last);
 	rb_peer_kill(&raw);
-	cr_assert(rb_event_is(&o, 2000, "cb c:x"), "root's request ran no callback");
+	cr_assert(rb_event_is(&sc.o, 2000, "cb c:x"), "root's request ran no callback");
 
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -271,14 +268,13 @@ Test(security, agent_serves_no_other_uid)
  */
 Test(security, group_reader_without_agent_rights_cannot_yank)
 {
-	const char *seg = tu_segment("supp");
-	yank_registry *reg = open_root(seg, 1);
-	struct rb_peer o, y;
-	int far = start_owner(&o, seg, 1);
+	struct scene sc;
+	struct rb_peer y;
+	scene_start(&sc, "supp", 1);
 
 	cr_assert_eq(rb_peer_start(&y, &NOBODY_SUPP), 0);
 	int n0 = peer_fds(&y);
-	PEER_OK(&y, "open %s agent=%ld", seg, ms(300));
+	PEER_OK(&y, "open %s agent=%ld", sc.seg, rb_ms(300));
 	int n1 = peer_fds(&y);
 	PEER_OK(&y, "query");
 	cr_assert(strstr(y.last, "c:x/"), "the group member cannot list: '%s'", y.last);
@@ -291,13 +287,9 @@ Test(security, group_reader_without_agent_rights_cannot_yank)
 	cr_assert_eq(peer_fds(&y), n1, "the refused yank leaked fds in the yanker");
 	PEER_OK(&y, "close");
 	cr_assert_eq(peer_fds(&y), n0, "open+close leaked fds");
-	rb_peer_kill(&y);
-	assert_untouched(&o, far, "refused group yank");
+	dismiss(&sc, &y, "refused group yank");
 
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -307,12 +299,10 @@ Test(security, group_reader_without_agent_rights_cannot_yank)
  */
 Test(security, refused_yanker_is_told_permission_denied)
 {
-	const char *seg = tu_segment("why");
-	yank_registry *reg = open_root(seg, 1);
-	struct rb_peer o, y;
-	int far = start_owner(&o, seg, 1);
-	cr_assert_eq(rb_peer_start(&y, &NOBODY_SUPP), 0);
-	PEER_OK(&y, "open %s agent=%ld", seg, ms(300));
+	struct scene sc;
+	struct rb_peer y;
+	scene_start(&sc, "why", 1);
+	start_yanker(&y, &NOBODY_SUPP, sc.seg);
 	for (int i = 0; i < 5; i++) {
 		int r = rb_cmd(&y, "yank c:x");
 		cr_assert_eq(r, -EIO, "%d '%s'", r, y.last);
@@ -320,41 +310,32 @@ Test(security, refused_yanker_is_told_permission_denied)
 			  "the callback's failure does not say EACCES (the agent's answer): '%s'",
 			  y.last);
 	}
-	rb_peer_kill(&y);
-	assert_untouched(&o, far, "refused group yank");
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	dismiss(&sc, &y, "refused group yank");
+	scene_end(&sc);
 }
 
 /* The owner is stopped: an unprivileged yanker's pidfd fallback gets EPERM. */
 Test(security, pidfd_fallback_is_refused_to_an_unprivileged_uid)
 {
-	const char *seg = tu_segment("pidfd");
-	yank_registry *reg = open_root(seg, 1);
-	struct rb_peer o, y;
-	int far = start_owner(&o, seg, 1);
-	cr_assert_eq(rb_peer_start(&y, &NOBODY_G), 0);
-	PEER_OK(&y, "open %s agent=%ld", seg, ms(300));
+	struct scene sc;
+	struct rb_peer y;
+	scene_start(&sc, "pidfd", 1);
+	start_yanker(&y, &NOBODY_G, sc.seg);
 	int n1 = peer_fds(&y);
-	cr_assert_eq(kill(o.pid, SIGSTOP), 0);
-	cr_assert_eq(rb_wait_stopped(o.pid, 5000), 0);
+	rb_peer_stop(&sc.o);
 	int r = rb_cmd(&y, "yank c:x");
 	cr_assert_eq(r, -EIO, "yank of a stopped root owner by nobody: %d '%s'", r, y.last);
 	cr_assert(strstr(y.last, "FALLBACK/-1/"), "pidfd_getfd was not refused (EPERM): '%s'",
 		  y.last);
 	cr_assert(strstr(y.last, "CALLBACK/"), "'%s'", y.last);
 	cr_assert_eq(peer_fds(&y), n1, "the refused fallback leaked fds (pidfd?)");
-	cr_assert_not(rb_sees_eof(far, 200), "the stopped owner's socket was shut down");
-	kill(o.pid, SIGCONT);
+	cr_assert_not(rb_sees_eof(sc.far, 200), "the stopped owner's socket was shut down");
+	kill(sc.o.pid, SIGCONT);
 	char ev[512];
-	cr_assert_not(rb_any_event(&o, 500, ev, sizeof(ev)), "the owner, continued, did '%s'", ev);
+	cr_assert_not(rb_any_event(&sc.o, 500, ev, sizeof(ev)), "the owner, continued, did '%s'",
+		      ev);
 	rb_peer_kill(&y);
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -366,74 +347,60 @@ Test(security, pidfd_fallback_is_refused_to_an_unprivileged_uid)
  */
 Test(security, agent_group_comes_from_the_kernel_not_from_the_segment)
 {
-	const char *seg = tu_segment("scribble");
-	yank_registry *reg = open_root(seg, 1);
-	struct rb_peer m, o, raw;
-	char *sargv[] = { (char *)"rb-scribble", (char *)seg, (char *)"gid", (char *)"65534",
+	struct scene sc = { .seg = tu_segment("scribble") };
+	sc.reg = open_root(sc.seg, 1);
+	struct rb_peer m, raw;
+	char *sargv[] = { (char *)"rb-scribble", (char *)sc.seg, (char *)"gid", (char *)"65534",
 			  NULL };
 	cr_assert_eq(rb_spawn(&m, "rb-scribble", sargv, &NOBODY_G), 0);
 	cr_assert_eq(rb_reply(&m, 5000), 0, "the member could not write the header: '%s'",
 		     m.last);
 	rb_peer_kill(&m);
-	int far = start_owner(&o, seg, 0); /* root joins the group segment afterwards */
+	sc.far = start_owner(&sc.o, sc.seg, 0); /* root joins the group segment afterwards */
 
-	char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)"c:x", (char *)"--as",
-			 (char *)"65534:65534", NULL };
-	cr_assert_eq(rb_spawn(&raw, "rb-rawclient", argv, NULL), 0);
-	rb_reply(&raw, 5000);
+	rb_rawclient(&raw, sc.seg, "c:x", "--as", "65534:65534");
 	cr_assert_str_eq(raw.last, "err errno=-13 nfds=0",
 			 "an outsider (gid 65534, not in group %d) at the agent of a root owner, "
 			 "after a member wrote gid 65534 into the header: '%s'",
 			 RB_GID, raw.last);
-	rb_peer_kill(&raw);
-	assert_untouched(&o, far, "outsider");
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	dismiss(&sc, &raw, "outsider");
+	scene_end(&sc);
 }
 
 /* use_group: exactly that group may open (0660), list and yank; others may not. */
 Test(security, group_option_grants_exactly_the_group)
 {
-	const char *seg = tu_segment("group");
-	yank_registry *reg = open_root(seg, 1);
-	struct rb_peer o, y;
-	int far = start_owner(&o, seg, 1);
-	char path[300];
-	struct stat st;
-	snprintf(path, sizeof(path), "/dev/shm%s", seg);
-	cr_assert_eq(stat(path, &st), 0);
+	struct scene sc;
+	struct rb_peer y;
+	scene_start(&sc, "group", 1);
+	struct stat st = rb_seg_stat(sc.seg);
 	cr_assert_eq(st.st_mode & 0777, 0660, "group segment mode %o", st.st_mode & 0777);
 	cr_assert_eq(st.st_gid, RB_GID, "group segment gid %d", (int)st.st_gid);
 
-	assert_refused(seg, &NOBODY, "nobody outside the group");
-	assert_yankctl_refused(seg, &NOBODY, "nobody outside the group");
+	assert_refused(sc.seg, &NOBODY, "nobody outside the group");
+	assert_yankctl_refused(sc.seg, &NOBODY, "nobody outside the group");
 
 	cr_assert_eq(rb_peer_start(&y, &NOBODY_G), 0);
 	int n0 = peer_fds(&y);
-	PEER_OK(&y, "open %s existing", seg);
+	PEER_OK(&y, "open %s existing", sc.seg);
 	PEER_OK(&y, "query");
 	cr_assert(strstr(y.last, "c:x/"), "the group cannot list: '%s'", y.last);
 	if (rb_yankctl_path()) {
 		long dt;
 		char out[4096];
-		int rc = rb_yankctl(seg, 1000, &NOBODY_G, 10000, out, sizeof(out), &dt, "list",
+		int rc = rb_yankctl(sc.seg, 1000, &NOBODY_G, 10000, out, sizeof(out), &dt, "list",
 				    NULL);
 		cr_assert_eq(rc, 0, "`yankctl list` by the group exited %d", rc);
 		cr_assert(strstr(out, "x"), "%s", out);
 	}
 	PEER_OK(&y, "yank c:x");
-	cr_assert(rb_sees_eof(far, ms(1000)), "the group's yank did not shut the fd");
-	cr_assert(rb_event_is(&o, 2000, "cb c:x"), "the group's yank ran no callback");
+	cr_assert(rb_sees_eof(sc.far, rb_ms(1000)), "the group's yank did not shut the fd");
+	cr_assert(rb_event_is(&sc.o, 2000, "cb c:x"), "the group's yank ran no callback");
 	PEER_OK(&y, "close");
 	cr_assert_eq(peer_fds(&y), n0, "open+yank+close leaked fds");
 	rb_peer_kill(&y);
 
-	rb_peer_kill(&o);
-	close(far);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 static int root_open_fails(const char *seg, int want, const char *what)
@@ -464,8 +431,7 @@ Test(security, foreign_and_world_accessible_segments_are_refused)
 	cr_assert_eq(rb_peer_start(&p, &NOBODY), 0);
 	PEER_OK(&p, "open %s", seg);
 	PEER_OK(&p, "inst c:bait");
-	struct stat st;
-	cr_assert_eq(stat(path, &st), 0);
+	struct stat st = rb_seg_stat(seg);
 	cr_assert_eq(st.st_uid, RB_UID);
 	root_open_fails(seg, -EACCES, "nobody's 0600 registry");
 	assert_yankctl_refused(seg, NULL, "root on nobody's registry");
@@ -499,7 +465,7 @@ Test(security, foreign_and_world_accessible_segments_are_refused)
 	cr_assert_eq(rb_peer_start(&p, &NOBODY_G), 0);
 	PEER_OK(&p, "open %s group=%d", seg, RB_GID);
 	PEER_OK(&p, "inst c:bait");
-	cr_assert_eq(stat(path, &st), 0);
+	st = rb_seg_stat(seg);
 	cr_assert_eq(st.st_mode & 0777, 0660);
 	root_open_fails(seg, -EACCES, "nobody's group registry");
 	rb_peer_kill(&p);

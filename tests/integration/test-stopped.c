@@ -18,18 +18,6 @@
 
 TestSuite(stopped, .timeout = 60);
 
-static long ms(long v)
-{
-	return v * tu_mult();
-}
-
-#define PEER_OK(p, ...)                                                                   \
-	do {                                                                              \
-		int rc_ = rb_cmd((p), __VA_ARGS__);                                       \
-		cr_assert_eq(rc_, 0, "peer %d: '" #__VA_ARGS__ "' -> %d '%s'", (int)(p)->pid, \
-			     rc_, (p)->last);                                             \
-	} while (0)
-
 static yank_registry *open_parent(const char *seg, long lock_ms, long agent_ms)
 {
 	struct yank_open_opts o = { .max_instances = 128, .max_records = 512,
@@ -47,30 +35,62 @@ static void start_peer(struct rb_peer *p, const char *seg, long lock_ms, long ag
 	PEER_OK(p, "open %s lock=%ld agent=%ld", seg, lock_ms, agent_ms);
 }
 
-/* Register INST with one socketpair fd; returns our copy of the far end. */
-static int add_fd(struct rb_peer *p, const char *inst)
-{
-	PEER_OK(p, "fd %s", inst);
-	int a, b;
-	cr_assert_eq(sscanf(p->last, "ok %d %d", &a, &b), 2);
-	int fd = rb_getfd(p->pid, b);
-	cr_assert_geq(fd, 0, "pidfd_getfd: %s", strerror(-fd));
-	return fd;
-}
-
-static void stop_peer(struct rb_peer *p)
-{
-	cr_assert_eq(kill(p->pid, SIGSTOP), 0);
-	cr_assert_eq(rb_wait_stopped(p->pid, 5000), 0, "peer %d did not stop", (int)p->pid);
-}
-
 /* The peer stops itself at fault point @point while running @op. */
 static void stop_at(struct rb_peer *p, const char *point, const char *op)
 {
 	PEER_OK(p, "fault %s:stop", point);
 	cr_assert_eq(rb_send(p, "%s", op), 0);
-	cr_assert_eq(rb_wait_stopped(p->pid, 5000), 0, "peer %d did not stop at %s ('%s')",
-		     (int)p->pid, point, rb_reply(p, 0) == RB_NOREPLY ? "" : p->last);
+	rb_assert_stopped_at(p, "peer", point);
+}
+
+/*
+ * Every test's registry and what it leaves behind: the peers it started
+ * and our copies of their sockets, all let go of at scene_end().
+ */
+struct scene {
+	const char *seg;
+	yank_registry *reg;
+	struct rb_peer *peers[4];
+	int npeers;
+	int fds[4];
+	int nfds;
+};
+
+static void scene_open(struct scene *sc, const char *tag, long agent_ms)
+{
+	signal(SIGPIPE, SIG_IGN);
+	memset(sc, 0, sizeof(*sc));
+	sc->seg = tu_segment(tag);
+	sc->reg = open_parent(sc->seg, rb_ms(3000), agent_ms);
+}
+
+static void scene_peer(struct scene *sc, struct rb_peer *p, long lock_ms, long agent_ms)
+{
+	cr_assert_lt(sc->npeers, 4);
+	start_peer(p, sc->seg, lock_ms, agent_ms);
+	sc->peers[sc->npeers++] = p;
+}
+
+/* @p registers @inst with one socketpair fd (and a callback if @cb); our copy of the far end. */
+static int scene_inst(struct scene *sc, struct rb_peer *p, const char *inst, bool cb)
+{
+	cr_assert_lt(sc->nfds, 4);
+	PEER_OK(p, "inst %s", inst);
+	int fd = rb_add_fd(p, inst);
+	if (cb)
+		PEER_OK(p, "cb %s", inst);
+	sc->fds[sc->nfds++] = fd;
+	return fd;
+}
+
+static void scene_end(struct scene *sc)
+{
+	for (int i = sc->npeers; i-- > 0;)
+		rb_peer_kill(sc->peers[i]);
+	for (int i = 0; i < sc->nfds; i++)
+		close(sc->fds[i]);
+	yank_close(sc->reg);
+	shm_unlink(sc->seg);
 }
 
 /*
@@ -80,25 +100,21 @@ static void stop_at(struct rb_peer *p, const char *point, const char *op)
  */
 Test(stopped, lock_holder_blocks_no_reader_and_no_yank)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("holder");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(1000));
+	struct scene sc;
+	scene_open(&sc, "holder", rb_ms(1000));
 	struct rb_peer s, p, q;
-	start_peer(&s, seg, ms(3000), ms(1000));
-	PEER_OK(&s, "inst c:surv0");
-	int b0 = add_fd(&s, "c:surv0");
-	PEER_OK(&s, "cb c:surv0");
-	PEER_OK(&s, "inst b:surv1");
-	int b1 = add_fd(&s, "b:surv1");
+	scene_peer(&sc, &s, rb_ms(3000), rb_ms(1000));
+	int b0 = scene_inst(&sc, &s, "c:surv0", true);
+	int b1 = scene_inst(&sc, &s, "b:surv1", false);
 
-	start_peer(&p, seg, ms(3000), ms(1000));
+	scene_peer(&sc, &p, rb_ms(3000), rb_ms(1000));
 	stop_at(&p, "register.locked", "inst c:stuck");
 
 	struct yank_status st;
 	long t0 = tu_now_ms();
-	cr_assert_eq(yank_status(reg, &st), 0);
+	cr_assert_eq(yank_status(sc.reg, &st), 0);
 	long dt = tu_now_ms() - t0;
-	cr_assert_lt(dt, ms(2000), "yank_status took %ld ms", dt);
+	cr_assert_lt(dt, rb_ms(2000), "yank_status took %ld ms", dt);
 	cr_assert_eq(st.lock_holder, p.pid, "lock holder %d, want %d", (int)st.lock_holder,
 		     (int)p.pid);
 	cr_assert(st.lock_holder_alive);
@@ -109,38 +125,38 @@ Test(stopped, lock_holder_blocks_no_reader_and_no_yank)
 				   { YANK_BLOCK_NODE, "surv1", s.pid, 1, 0 } };
 	char why[1024];
 	t0 = tu_now_ms();
-	cr_assert_eq(rb_query_is(reg, want, 2, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rb_query_is(sc.reg, want, 2, why, sizeof(why)), 0, "%s", why);
 	dt = tu_now_ms() - t0;
-	cr_assert_lt(dt, ms(500), "yank_query took %ld ms beside a stopped holder", dt);
+	cr_assert_lt(dt, rb_ms(500), "yank_query took %ld ms beside a stopped holder", dt);
 
 	const struct yank_instance l0[] = { { YANK_CHARDEV, "surv0" } };
 	t0 = tu_now_ms();
-	int r = yank_yank(reg, l0, 1);
+	int r = yank_yank(sc.reg, l0, 1);
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "yank beside a stopped holder: %s", yank_strerror(r));
-	cr_assert_lt(dt, ms(1000), "yank took %ld ms beside a stopped holder", dt);
-	cr_assert(rb_sees_eof(b0, ms(1000)), "c:surv0 not shut");
+	cr_assert_lt(dt, rb_ms(1000), "yank took %ld ms beside a stopped holder", dt);
+	cr_assert(rb_sees_eof(b0, rb_ms(1000)), "c:surv0 not shut");
 	cr_assert(rb_event_is(&s, 2000, "cb c:surv0"), "c:surv0's callback did not run");
 
 	/* Another registrant: -ETIMEDOUT within its 300 ms bound, not a hang. */
-	start_peer(&q, seg, 300, ms(1000));
+	scene_peer(&sc, &q, 300, rb_ms(1000));
 	t0 = tu_now_ms();
 	r = rb_cmd(&q, "inst c:other");
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, -ETIMEDOUT, "registrant beside a stopped holder: %d '%s'", r, q.last);
-	cr_assert_lt(dt, 300 + ms(1000), "a 300 ms lock bound took %ld ms", dt);
+	cr_assert_lt(dt, 300 + rb_ms(1000), "a 300 ms lock bound took %ld ms", dt);
 	t0 = tu_now_ms();
 	r = rb_cmd(&q, "fd c:surv0");
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, -ETIMEDOUT, "record registration beside a stopped holder: %d '%s'", r,
 		     q.last);
-	cr_assert_lt(dt, 300 + ms(1000), "a 300 ms lock bound took %ld ms", dt);
-	yank_registry *r2 = open_parent(seg, 300, ms(1000));
+	cr_assert_lt(dt, 300 + rb_ms(1000), "a 300 ms lock bound took %ld ms", dt);
+	yank_registry *r2 = open_parent(sc.seg, 300, rb_ms(1000));
 	t0 = tu_now_ms();
 	r = yank_gc(r2, NULL);
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, -ETIMEDOUT, "gc beside a stopped holder: %s", yank_strerror(r));
-	cr_assert_lt(dt, 300 + ms(1000), "gc with a 300 ms bound took %ld ms", dt);
+	cr_assert_lt(dt, 300 + rb_ms(1000), "gc with a 300 ms bound took %ld ms", dt);
 	yank_close(r2);
 
 	/* Continue: the stopped registration completes, the other one goes through. */
@@ -150,25 +166,19 @@ Test(stopped, lock_holder_blocks_no_reader_and_no_yank)
 	PEER_OK(&q, "inst c:other");
 	PEER_OK(&q, "fd c:other");
 	const struct yank_instance l1[] = { { YANK_BLOCK_NODE, "surv1" } };
-	cr_assert_eq(yank_yank(reg, l1, 1), 0);
-	cr_assert(rb_sees_eof(b1, ms(1000)), "b:surv1 not shut");
+	cr_assert_eq(yank_yank(sc.reg, l1, 1), 0);
+	cr_assert(rb_sees_eof(b1, rb_ms(1000)), "b:surv1 not shut");
 	struct rb_want all[4] = { { YANK_CHARDEV, "surv0", s.pid, 1, 1 },
 				  { YANK_BLOCK_NODE, "surv1", s.pid, 1, 0 },
 				  { YANK_CHARDEV, "stuck", p.pid, 0, 0 },
 				  { YANK_CHARDEV, "other", q.pid, 1, 0 } };
-	cr_assert_eq(rb_query_is(reg, all, 4, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(yank_status(reg, &st), 0);
+	cr_assert_eq(rb_query_is(sc.reg, all, 4, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(yank_status(sc.reg, &st), 0);
 	cr_assert_eq(st.integrity, 0, "%s", st.integrity_detail);
 	cr_assert_eq(st.lock_holder, 0);
 	cr_assert_eq(st.live_processes, 3);
 
-	rb_peer_kill(&p);
-	rb_peer_kill(&q);
-	rb_peer_kill(&s);
-	close(b0);
-	close(b1);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /* The same with yankctl: list, yank and status answer within --timeout. */
@@ -176,47 +186,40 @@ Test(stopped, lock_holder_blocks_no_yankctl)
 {
 	if (!rb_yankctl_path())
 		cr_skip_test("yankctl is not built");
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("ctl");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(1000));
+	struct scene sc;
+	scene_open(&sc, "ctl", rb_ms(1000));
 	struct rb_peer s, p;
-	start_peer(&s, seg, ms(3000), ms(1000));
-	PEER_OK(&s, "inst c:surv0");
-	int b0 = add_fd(&s, "c:surv0");
-	PEER_OK(&s, "cb c:surv0");
-	start_peer(&p, seg, ms(3000), ms(1000));
+	scene_peer(&sc, &s, rb_ms(3000), rb_ms(1000));
+	int b0 = scene_inst(&sc, &s, "c:surv0", true);
+	scene_peer(&sc, &p, rb_ms(3000), rb_ms(1000));
 	stop_at(&p, "register.locked", "inst c:stuck");
 
 	char out[8192];
 	long dt;
-	int rc = rb_yankctl(seg, 2000, NULL, 10000, out, sizeof(out), &dt, "list", NULL);
+	int rc = rb_yankctl(sc.seg, 2000, NULL, 10000, out, sizeof(out), &dt, "list", NULL);
 	cr_assert_eq(rc, 0, "`yankctl --timeout 2000 list` exited %d", rc);
-	cr_assert_lt(dt, ms(2000), "`yankctl --timeout 2000 list` took %ld ms", dt);
+	cr_assert_lt(dt, rb_ms(2000), "`yankctl --timeout 2000 list` took %ld ms", dt);
 	cr_assert(strstr(out, "surv0"), "list does not show c:surv0:\n%s", out);
-	rc = rb_yankctl(seg, 2000, NULL, 10000, out, sizeof(out), &dt, "--json", "list", NULL);
+	rc = rb_yankctl(sc.seg, 2000, NULL, 10000, out, sizeof(out), &dt, "--json", "list", NULL);
 	cr_assert_eq(rc, 0, "`yankctl --json list` exited %d", rc);
 	cr_assert(strstr(out, "\"surv0\""), "list --json does not show c:surv0:\n%s", out);
-	rc = rb_yankctl(seg, 2000, NULL, 10000, NULL, 0, &dt, "yank", "chardev:surv0", NULL);
+	rc = rb_yankctl(sc.seg, 2000, NULL, 10000, NULL, 0, &dt, "yank", "chardev:surv0", NULL);
 	cr_assert_eq(rc, 0, "`yankctl --timeout 2000 yank chardev:surv0` exited %d", rc);
-	cr_assert_lt(dt, ms(2000), "`yankctl --timeout 2000 yank` took %ld ms", dt);
-	cr_assert(rb_sees_eof(b0, ms(1000)), "c:surv0 not shut by yankctl");
+	cr_assert_lt(dt, rb_ms(2000), "`yankctl --timeout 2000 yank` took %ld ms", dt);
+	cr_assert(rb_sees_eof(b0, rb_ms(1000)), "c:surv0 not shut by yankctl");
 	cr_assert(rb_event_is(&s, 2000, "cb c:surv0"), "c:surv0's callback did not run");
-	rc = rb_yankctl(seg, 2000, NULL, 10000, out, sizeof(out), &dt, "status", NULL);
+	rc = rb_yankctl(sc.seg, 2000, NULL, 10000, out, sizeof(out), &dt, "status", NULL);
 	cr_assert_eq(rc, 0, "`yankctl status` beside a stopped holder exited %d:\n%s", rc, out);
-	cr_assert_lt(dt, ms(2000), "`yankctl --timeout 2000 status` took %ld ms", dt);
-	rc = rb_yankctl(seg, 500, NULL, 10000, NULL, 0, &dt, "gc", NULL);
+	cr_assert_lt(dt, rb_ms(2000), "`yankctl --timeout 2000 status` took %ld ms", dt);
+	rc = rb_yankctl(sc.seg, 500, NULL, 10000, NULL, 0, &dt, "gc", NULL);
 	cr_assert_eq(rc, 4, "`yankctl gc` beside a stopped holder exited %d, want 4", rc);
-	cr_assert_lt(dt, ms(2000), "`yankctl --timeout 500 gc` took %ld ms", dt);
+	cr_assert_lt(dt, rb_ms(2000), "`yankctl --timeout 500 gc` took %ld ms", dt);
 
 	kill(p.pid, SIGCONT);
 	cr_assert_eq(rb_reply(&p, 5000), 0, "continued registrant: '%s'", p.last);
-	rc = rb_yankctl(seg, 2000, NULL, 10000, NULL, 0, &dt, "status", NULL);
+	rc = rb_yankctl(sc.seg, 2000, NULL, 10000, NULL, 0, &dt, "status", NULL);
 	cr_assert_eq(rc, 0, "`yankctl status` exited %d", rc);
-	rb_peer_kill(&p);
-	rb_peer_kill(&s);
-	close(b0);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -227,32 +230,29 @@ Test(stopped, lock_holder_blocks_no_yankctl)
  */
 Test(stopped, stopped_agent_fds_shut_by_pidfd_fallback)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("agent");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(300));
+	struct scene sc;
+	scene_open(&sc, "agent", rb_ms(300));
 	struct rb_peer o;
-	start_peer(&o, seg, ms(3000), ms(1000));
-	PEER_OK(&o, "inst c:hung");
-	int b = add_fd(&o, "c:hung");
-	PEER_OK(&o, "cb c:hung");
+	scene_peer(&sc, &o, rb_ms(3000), rb_ms(1000));
+	int b = scene_inst(&sc, &o, "c:hung", true);
 	PEER_OK(&o, "block c:hung");
-	stop_peer(&o);
+	rb_peer_stop(&o);
 
 	const struct yank_instance l[] = { { YANK_CHARDEV, "hung" } };
 	struct yank_failure *f = NULL;
 	size_t nf = 0;
 	long t0 = tu_now_ms();
-	int r = yank_yank_detailed(reg, l, 1, &f, &nf);
+	int r = yank_yank_detailed(sc.reg, l, 1, &f, &nf);
 	long dt = tu_now_ms() - t0;
 	cr_assert_eq(r, -EIO, "yank of a stopped owner with a callback: %s", yank_strerror(r));
-	cr_assert_lt(dt, ms(300) + ms(1500), "yank of a stopped owner took %ld ms", dt);
+	cr_assert_lt(dt, rb_ms(300) + rb_ms(1500), "yank of a stopped owner took %ld ms", dt);
 	cr_assert_eq(nf, 1, "%zu failures, want 1 (the callback)", nf);
 	cr_assert_eq(f[0].kind, YANK_FAIL_CALLBACK, "failure kind %d", f[0].kind);
 	cr_assert_eq(f[0].fd, -1);
 	cr_assert_eq(f[0].pid, o.pid);
 	cr_assert_str_eq(f[0].name, "hung");
 	yank_failures_free(f, nf);
-	cr_assert(rb_sees_eof(b, ms(1000)), "the stopped owner's socket was not shut down");
+	cr_assert(rb_sees_eof(b, rb_ms(1000)), "the stopped owner's socket was not shut down");
 
 	cr_assert_eq(kill(o.pid, SIGCONT), 0);
 	cr_assert(rb_event_is(&o, 3000, "eof c:hung 0"),
@@ -261,13 +261,10 @@ Test(stopped, stopped_agent_fds_shut_by_pidfd_fallback)
 	cr_assert_not(rb_any_event(&o, 500, ev, sizeof(ev)),
 		      "after SIGCONT the owner did '%s': a yank reported as not run ran late", ev);
 	/* Continued, it answers again: the callback runs on the next yank. */
-	r = yank_yank(reg, l, 1);
+	r = yank_yank(sc.reg, l, 1);
 	cr_assert_eq(r, 0, "yank of the continued owner: %s", yank_strerror(r));
 	cr_assert(rb_event_is(&o, 2000, "cb c:hung"), "callback did not run after SIGCONT");
-	rb_peer_kill(&o);
-	close(b);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /* yankctl on a stopped agent: fds shut (exit 0); with a callback, exit 3. */
@@ -275,31 +272,23 @@ Test(stopped, yankctl_yanks_a_stopped_agent)
 {
 	if (!rb_yankctl_path())
 		cr_skip_test("yankctl is not built");
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("ctlagent");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(300));
+	struct scene sc;
+	scene_open(&sc, "ctlagent", rb_ms(300));
 	struct rb_peer o;
-	start_peer(&o, seg, ms(3000), ms(1000));
-	PEER_OK(&o, "inst c:fdonly");
-	int b1 = add_fd(&o, "c:fdonly");
-	PEER_OK(&o, "inst b:withcb");
-	int b2 = add_fd(&o, "b:withcb");
-	PEER_OK(&o, "cb b:withcb");
-	stop_peer(&o);
+	scene_peer(&sc, &o, rb_ms(3000), rb_ms(1000));
+	int b1 = scene_inst(&sc, &o, "c:fdonly", false);
+	int b2 = scene_inst(&sc, &o, "b:withcb", true);
+	rb_peer_stop(&o);
 	long dt;
-	int rc = rb_yankctl(seg, 500, NULL, 10000, NULL, 0, &dt, "yank", "chardev:fdonly", NULL);
+	int rc = rb_yankctl(sc.seg, 500, NULL, 10000, NULL, 0, &dt, "yank", "chardev:fdonly", NULL);
 	cr_assert_eq(rc, 0, "`yankctl yank` of a stopped owner's fd exited %d", rc);
-	cr_assert_lt(dt, ms(500) + ms(1500), "`yankctl --timeout 500 yank` took %ld ms", dt);
-	cr_assert(rb_sees_eof(b1, ms(1000)), "c:fdonly not shut");
-	rc = rb_yankctl(seg, 500, NULL, 10000, NULL, 0, &dt, "yank", "block-node:withcb", NULL);
+	cr_assert_lt(dt, rb_ms(500) + rb_ms(1500), "`yankctl --timeout 500 yank` took %ld ms", dt);
+	cr_assert(rb_sees_eof(b1, rb_ms(1000)), "c:fdonly not shut");
+	rc = rb_yankctl(sc.seg, 500, NULL, 10000, NULL, 0, &dt, "yank", "block-node:withcb", NULL);
 	cr_assert_eq(rc, 3, "`yankctl yank` of a stopped owner's callback exited %d, want 3", rc);
-	cr_assert_lt(dt, ms(500) + ms(1500), "`yankctl --timeout 500 yank` took %ld ms", dt);
-	cr_assert(rb_sees_eof(b2, ms(1000)), "b:withcb's fd not shut");
-	rb_peer_kill(&o);
-	close(b1);
-	close(b2);
-	yank_close(reg);
-	shm_unlink(seg);
+	cr_assert_lt(dt, rb_ms(500) + rb_ms(1500), "`yankctl --timeout 500 yank` took %ld ms", dt);
+	cr_assert(rb_sees_eof(b2, rb_ms(1000)), "b:withcb's fd not shut");
+	scene_end(&sc);
 }
 
 /*
@@ -310,96 +299,80 @@ Test(stopped, yankctl_yanks_a_stopped_agent)
  */
 Test(stopped, yanker_holding_fds_blocks_no_unregister_and_no_other_yanker)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("hold");
-	const long agent_ms = ms(1500);
-	yank_registry *reg = open_parent(seg, ms(3000), ms(300));
+	const long agent_ms = rb_ms(1500);
+	struct scene sc;
+	scene_open(&sc, "hold", rb_ms(300));
 	struct rb_peer o, raw;
-	start_peer(&o, seg, ms(3000), agent_ms);
-	PEER_OK(&o, "inst c:x");
-	int bx = add_fd(&o, "c:x");
-	PEER_OK(&o, "inst c:y");
-	int by = add_fd(&o, "c:y");
+	scene_peer(&sc, &o, rb_ms(3000), agent_ms);
+	int bx = scene_inst(&sc, &o, "c:x", false);
+	int by = scene_inst(&sc, &o, "c:y", false);
 
-	char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)"c:x", (char *)"--hold",
-			 NULL };
-	cr_assert_eq(rb_spawn(&raw, "rb-rawclient", argv, NULL), 0);
-	cr_assert_eq(rb_reply(&raw, 5000), RB_NOREPLY); /* its line is not "ok ..." */
+	/* Its line is not "ok ...". */
+	cr_assert_eq(rb_rawclient(&raw, sc.seg, "c:x", "--hold", NULL), RB_NOREPLY);
 	cr_assert_str_eq(raw.last, "res n=1 nfds=1 st=0", "raw client: '%s'", raw.last);
 	cr_assert_not(rb_sees_eof(bx, 0), "the raw client must not have shut c:x");
 
 	/* Another yanker meanwhile: succeeds, by the fallback if need be. */
 	const struct yank_instance ly[] = { { YANK_CHARDEV, "y" } };
 	long t0 = tu_now_ms();
-	int r = yank_yank(reg, ly, 1);
+	int r = yank_yank(sc.reg, ly, 1);
 	long dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "yank while another yanker holds fds: %s", yank_strerror(r));
-	cr_assert_lt(dt, ms(300) + ms(1500), "yank took %ld ms", dt);
-	cr_assert(rb_sees_eof(by, ms(1000)), "c:y not shut");
+	cr_assert_lt(dt, rb_ms(300) + rb_ms(1500), "yank took %ld ms", dt);
+	cr_assert(rb_sees_eof(by, rb_ms(1000)), "c:y not shut");
 
 	/* The owner's unregister waits for the holder, bounded. */
 	t0 = tu_now_ms();
 	r = rb_cmd(&o, "unfd c:x");
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "unregister while a yanker holds the fd: %d '%s'", r, o.last);
-	cr_assert_lt(dt, agent_ms + 1000 + ms(1000), "unregister took %ld ms", dt);
+	cr_assert_lt(dt, agent_ms + 1000 + rb_ms(1000), "unregister took %ld ms", dt);
 	PEER_OK(&o, "uninst c:x");
 
 	rb_peer_kill(&raw);
 	/* The agent serves again, promptly (no fallback needed). */
 	PEER_OK(&o, "cb c:y");
 	t0 = tu_now_ms();
-	r = yank_yank(reg, ly, 1);
+	r = yank_yank(sc.reg, ly, 1);
 	dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "yank after the holder left: %s", yank_strerror(r));
 	cr_assert(rb_event_is(&o, 2000, "cb c:y"), "c:y's callback did not run");
-	rb_peer_kill(&o);
-	close(bx);
-	close(by);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /* A client that connects to an agent and says nothing delays others, boundedly. */
 Test(stopped, silent_connection_does_not_wedge_the_agent)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("silent");
-	const long agent_ms = ms(1000);
-	yank_registry *reg = open_parent(seg, ms(3000), ms(300));
+	const long agent_ms = rb_ms(1000);
+	struct scene sc;
+	scene_open(&sc, "silent", rb_ms(300));
 	struct rb_peer o, raw;
-	start_peer(&o, seg, ms(3000), agent_ms);
-	PEER_OK(&o, "inst c:y");
-	int by = add_fd(&o, "c:y");
+	scene_peer(&sc, &o, rb_ms(3000), agent_ms);
+	int by = scene_inst(&sc, &o, "c:y", false);
 	PEER_OK(&o, "inst c:z");
 	PEER_OK(&o, "cb c:z");
 
-	char *argv[] = { (char *)"rb-rawclient", (char *)seg, (char *)"c:y", (char *)"--silent",
-			 NULL };
-	cr_assert_eq(rb_spawn(&raw, "rb-rawclient", argv, NULL), 0);
-	rb_reply(&raw, 5000);
+	rb_rawclient(&raw, sc.seg, "c:y", "--silent", NULL);
 	cr_assert_str_eq(raw.last, "silent", "raw client: '%s'", raw.last);
 
 	const struct yank_instance ly[] = { { YANK_CHARDEV, "y" } };
-	int r = yank_yank(reg, ly, 1);
+	int r = yank_yank(sc.reg, ly, 1);
 	cr_assert_eq(r, 0, "fd yank beside a silent connection: %s", yank_strerror(r));
-	cr_assert(rb_sees_eof(by, ms(1000)), "c:y not shut");
+	cr_assert(rb_sees_eof(by, rb_ms(1000)), "c:y not shut");
 
 	/* A callback needs the agent itself: it comes back within its bound. */
-	yank_registry *patient = open_parent(seg, ms(3000), agent_ms + ms(3000));
+	yank_registry *patient = open_parent(sc.seg, rb_ms(3000), agent_ms + rb_ms(3000));
 	const struct yank_instance lz[] = { { YANK_CHARDEV, "z" } };
 	long t0 = tu_now_ms();
 	r = yank_yank(patient, lz, 1);
 	long dt = tu_now_ms() - t0;
 	cr_assert_eq(r, 0, "callback yank after a silent connection: %s", yank_strerror(r));
-	cr_assert_lt(dt, agent_ms + ms(1500), "the agent was wedged %ld ms by a silent client", dt);
+	cr_assert_lt(dt, agent_ms + rb_ms(1500), "the agent was wedged %ld ms by a silent client",
+		     dt);
 	cr_assert(rb_event_is(&o, 2000, "cb c:z"), "c:z's callback did not run");
 	yank_close(patient);
 	rb_peer_kill(&raw);
-	rb_peer_kill(&o);
-	close(by);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -409,24 +382,21 @@ Test(stopped, silent_connection_does_not_wedge_the_agent)
  */
 Test(stopped, yanker_stopped_after_validation_never_shuts_an_unregistered_fd)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("validated");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(1000));
+	struct scene sc;
+	scene_open(&sc, "validated", rb_ms(1000));
 	struct rb_peer o, y;
-	start_peer(&o, seg, ms(3000), ms(1000));
-	PEER_OK(&o, "inst c:x");
-	int bx = add_fd(&o, "c:x");
-	PEER_OK(&o, "cb c:x");
-	start_peer(&y, seg, ms(3000), ms(1000));
+	scene_peer(&sc, &o, rb_ms(3000), rb_ms(1000));
+	int bx = scene_inst(&sc, &o, "c:x", true);
+	scene_peer(&sc, &y, rb_ms(3000), rb_ms(1000));
 	stop_at(&y, "yank.validated", "yank c:x");
 
 	long t0 = tu_now_ms();
 	PEER_OK(&o, "unfd c:x keep");
 	PEER_OK(&o, "uncb c:x");
 	long dt = tu_now_ms() - t0;
-	cr_assert_lt(dt, ms(1000), "unregistering beside a stopped yanker took %ld ms", dt);
+	cr_assert_lt(dt, rb_ms(1000), "unregistering beside a stopped yanker took %ld ms", dt);
 	const struct yank_instance l[] = { { YANK_CHARDEV, "x" } };
-	cr_assert_eq(yank_yank(reg, l, 1), 0, "another yanker");
+	cr_assert_eq(yank_yank(sc.reg, l, 1), 0, "another yanker");
 
 	kill(y.pid, SIGCONT);
 	int r = rb_reply(&y, 5000);
@@ -435,11 +405,7 @@ Test(stopped, yanker_stopped_after_validation_never_shuts_an_unregistered_fd)
 		      "a stale yank shut a socket after its yank_unregister_fd returned");
 	char ev[512];
 	cr_assert_not(rb_any_event(&o, 100, ev, sizeof(ev)), "unexpected '%s'", ev);
-	rb_peer_kill(&y);
-	rb_peer_kill(&o);
-	close(bx);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -451,16 +417,14 @@ Test(stopped, yanker_stopped_after_validation_never_shuts_an_unregistered_fd)
  */
 Test(stopped, unregister_timed_out_on_the_lock_leaves_no_phantom_record)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("phantom");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(1000));
+	struct scene sc;
+	scene_open(&sc, "phantom", rb_ms(1000));
 	struct rb_peer o, p;
-	start_peer(&o, seg, 300, ms(1000));
-	PEER_OK(&o, "inst c:x");
-	int bx = add_fd(&o, "c:x");
+	scene_peer(&sc, &o, 300, rb_ms(1000));
+	scene_inst(&sc, &o, "c:x", false);
 	/* Stop the owner between its two lock sections, then have the lock taken. */
 	stop_at(&o, "record.unpublished", "unfd c:x");
-	start_peer(&p, seg, ms(3000), ms(1000));
+	scene_peer(&sc, &p, rb_ms(3000), rb_ms(1000));
 	stop_at(&p, "register.locked", "inst c:p");
 	kill(o.pid, SIGCONT);
 	int r = rb_reply(&o, 5000);
@@ -478,7 +442,7 @@ Test(stopped, unregister_timed_out_on_the_lock_leaves_no_phantom_record)
 	r = rb_cmd(&o, "uninst c:x");
 	struct yank_instance_info *info;
 	size_t n;
-	cr_assert_eq(yank_query(reg, &info, &n), 0);
+	cr_assert_eq(yank_query(sc.reg, &info, &n), 0);
 	unsigned phantom = 0;
 	for (size_t i = 0; i < n; i++)
 		if (info[i].name && !strcmp(info[i].name, "x"))
@@ -489,13 +453,9 @@ Test(stopped, unregister_timed_out_on_the_lock_leaves_no_phantom_record)
 		     "(c:x still lists %u fd record(s) that no call can remove)",
 		     r, o.last, phantom);
 	struct yank_status st;
-	cr_assert_eq(yank_status(reg, &st), 0);
+	cr_assert_eq(yank_status(sc.reg, &st), 0);
 	cr_assert_eq(st.integrity, 0, "%s", st.integrity_detail);
-	rb_peer_kill(&p);
-	rb_peer_kill(&o);
-	close(bx);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }
 
 /*
@@ -507,43 +467,36 @@ Test(stopped, unregister_timed_out_on_the_lock_leaves_no_phantom_record)
  */
 Test(stopped, close_with_the_lock_held_elsewhere_leaves_nothing_behind)
 {
-	signal(SIGPIPE, SIG_IGN);
-	const char *seg = tu_segment("close");
-	yank_registry *reg = open_parent(seg, ms(3000), ms(1000));
+	struct scene sc;
+	scene_open(&sc, "close", rb_ms(1000));
 	struct rb_peer o, p;
-	start_peer(&o, seg, 300, ms(1000));
-	PEER_OK(&o, "inst c:x");
-	int bx = add_fd(&o, "c:x");
-	PEER_OK(&o, "cb c:x");
-	start_peer(&p, seg, ms(3000), ms(1000));
+	scene_peer(&sc, &o, 300, rb_ms(1000));
+	scene_inst(&sc, &o, "c:x", true);
+	scene_peer(&sc, &p, rb_ms(3000), rb_ms(1000));
 	stop_at(&p, "register.locked", "inst c:p");
 	long t0 = tu_now_ms();
 	PEER_OK(&o, "close");
 	long dt = tu_now_ms() - t0;
-	cr_assert_lt(dt, 300 + ms(2000), "yank_close beside a stopped holder took %ld ms", dt);
+	cr_assert_lt(dt, 300 + rb_ms(2000), "yank_close beside a stopped holder took %ld ms", dt);
 	kill(p.pid, SIGCONT);
 	cr_assert_eq(rb_reply(&p, 5000), 0, "continued registrant: '%s'", p.last);
 
 	/* Later, the lock free again, the same process registers anew. */
-	PEER_OK(&o, "open %s lock=%ld agent=%ld", seg, ms(3000), ms(1000));
+	PEER_OK(&o, "open %s lock=%ld agent=%ld", sc.seg, rb_ms(3000), rb_ms(1000));
 	int r = rb_cmd(&o, "inst c:x");
 	struct rb_want want[2] = { { YANK_CHARDEV, "p", p.pid, 0, 0 },
 				   { YANK_CHARDEV, "x", o.pid, 0, 0 } };
 	char why[1024];
-	int listed = rb_query_is(reg, want, 2, why, sizeof(why));
+	int listed = rb_query_is(sc.reg, want, 2, why, sizeof(why));
 	cr_assert_eq(r, 0,
 		     "re-registering c:x after yank_close() (lock held elsewhere at the time): "
 		     "%d '%s'",
 		     r, o.last);
 	cr_assert_eq(listed, 0, "after re-registering: %s", why);
 	struct yank_status st;
-	cr_assert_eq(yank_status(reg, &st), 0);
+	cr_assert_eq(yank_status(sc.reg, &st), 0);
 	cr_assert_eq(st.integrity, 0, "%s", st.integrity_detail);
 	cr_assert_eq(st.used_processes, 2, "%u process slots used, want 2 (o, p)",
 		     st.used_processes);
-	rb_peer_kill(&p);
-	rb_peer_kill(&o);
-	close(bx);
-	yank_close(reg);
-	shm_unlink(seg);
+	scene_end(&sc);
 }

@@ -93,18 +93,29 @@ static yank_registry *open_reg(const char *seg, uint32_t agent_ms)
 	return r;
 }
 
+/*
+ * A peer owning @specs on a segment of its own (@tag), once it says READY,
+ * and our registry on that segment.
+ */
+static yank_registry *ready_peer(struct peer *p, const char *tag, const char *const specs[],
+				 uint32_t agent_ms)
+{
+	const char *seg = tu_segment(tag);
+	peer_start(p, seg, specs);
+	cr_assert_not_null(peer_expect(p, "READY", 10000), "peer %d never got READY: %s",
+			   (int)p->pid, p->log);
+	return open_reg(seg, agent_ms);
+}
+
 Test(yank, unblocks_recv_on_tcp_and_socketpair_in_another_process)
 {
-	const char *seg = tu_segment("basic");
 	int port;
 	int srv = silent_server(&port);
 	char tcp[64];
 	snprintf(tcp, sizeof(tcp), "tcp:chardev:c0:%d", port);
 	const char *specs[] = { tcp, "pair:block-node:n0", "inst:migration:-", NULL };
 	struct peer p;
-	peer_start(&p, seg, specs);
-	cr_assert_not_null(peer_expect(&p, "READY", 10000));
-	yank_registry *r = open_reg(seg, 2000);
+	yank_registry *r = ready_peer(&p, "basic", specs, 2000);
 	struct yank_instance list[] = { { YANK_CHARDEV, "c0" }, { YANK_BLOCK_NODE, "n0" },
 					{ YANK_MIGRATION, NULL } };
 	cr_assert_eq(yank_yank(r, list, 3), 0);
@@ -127,12 +138,9 @@ Test(yank, unblocks_recv_on_tcp_and_socketpair_in_another_process)
 
 Test(yank, a_missing_instance_means_nothing_is_yanked)
 {
-	const char *seg = tu_segment("missing");
 	const char *specs[] = { "pair:chardev:a", "cb:chardev:b", NULL };
 	struct peer p;
-	peer_start(&p, seg, specs);
-	cr_assert_not_null(peer_expect(&p, "READY", 10000));
-	yank_registry *r = open_reg(seg, 2000);
+	yank_registry *r = ready_peer(&p, "missing", specs, 2000);
 	struct yank_instance list[] = { { YANK_CHARDEV, "a" }, { YANK_CHARDEV, "b" },
 					{ YANK_CHARDEV, "nope" } };
 	cr_assert_eq(yank_yank(r, list, 3), -ENOENT);
@@ -156,13 +164,9 @@ Test(yank, a_missing_instance_means_nothing_is_yanked)
 
 Test(yank, callbacks_run_in_their_owner_in_list_order_and_twice_if_listed_twice)
 {
-	const char *seg = tu_segment("cb");
 	const char *specs[] = { "cb:chardev:x", "cb:block-node:y", NULL };
 	struct peer p;
-	peer_start(&p, seg, specs);
-	const char *ready = peer_expect(&p, "READY", 10000);
-	cr_assert_not_null(ready);
-	yank_registry *r = open_reg(seg, 2000);
+	yank_registry *r = ready_peer(&p, "cb", specs, 2000);
 	struct yank_instance list[] = { { YANK_BLOCK_NODE, "y" }, { YANK_CHARDEV, "x" },
 					{ YANK_BLOCK_NODE, "y" } };
 	cr_assert_eq(yank_yank(r, list, 3), 0);
@@ -180,12 +184,9 @@ Test(yank, callbacks_run_in_their_owner_in_list_order_and_twice_if_listed_twice)
 
 Test(yank, a_stopped_owner_still_has_its_fds_shut_and_callbacks_reported)
 {
-	const char *seg = tu_segment("stopped");
 	const char *specs[] = { "pair:chardev:s0", "cb:chardev:s1", "pair:chardev:s2", NULL };
 	struct peer p;
-	peer_start(&p, seg, specs);
-	cr_assert_not_null(peer_expect(&p, "READY", 10000));
-	yank_registry *r = open_reg(seg, 300);
+	yank_registry *r = ready_peer(&p, "stopped", specs, 300);
 	kill(p.pid, SIGSTOP);
 	struct yank_instance s0 = { YANK_CHARDEV, "s0" };
 	cr_assert_eq(yank_yank(r, &s0, 1), 0, "fallback did not shut the fd");
@@ -272,12 +273,9 @@ static void *bg_yank(void *arg)
 
 Test(yank, unregister_waits_for_a_running_callback_which_never_runs_again)
 {
-	const char *seg = tu_segment("race");
 	const char *specs[] = { "slowcb:chardev:w", NULL };
 	struct peer p;
-	peer_start(&p, seg, specs);
-	cr_assert_not_null(peer_expect(&p, "READY", 10000));
-	yank_registry *r = open_reg(seg, 5000);
+	yank_registry *r = ready_peer(&p, "race", specs, 5000);
 	struct bg_yank b = { r, { YANK_CHARDEV, "w" }, 1 };
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, bg_yank, &b), 0);
