@@ -218,6 +218,10 @@ int yank__lookup_all(const struct seg *s, const struct inst_key *keys, size_t n,
 			continue;
 		uint32_t h = __atomic_load_n(&slot->hash, __ATOMIC_RELAXED);
 		int32_t j = head[h & (size - 1)];
+		/* Copy only a slot whose full hash is wanted (or one in flux):
+		 * the bucket alone lets half the slots through for a short list. */
+		while (!busy && j >= 0 && keys[j].hash != h)
+			j = next[j];
 		if (!busy && j < 0)
 			continue;
 		struct inst_view v;
