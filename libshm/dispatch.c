@@ -387,7 +387,7 @@ static void wait_owners(struct job *j)
 		if (first == UINT64_MAX)
 			break;
 		if (!p || !map) {
-			/* No memory to wait on them all: serve one at a time. */
+			/* No memory to wait on them: take their fds directly instead. */
 			for (uint32_t k = 0; k < j->nowners; k++)
 				if (j->owners[k].state == O_WAIT)
 					to_fallback(&j->owners[k], YANK_FAIL_NO_AGENT, -ENOMEM);
