@@ -32,6 +32,7 @@
 /* A batch of replies being built for one yanker. */
 struct batch {
 	int conn;
+	uint64_t hold_until; /* the fds sent are in flight until then (WIRE_RES "dl") */
 	struct wire_item items[WIRE_MAX_ITEMS];
 	uint32_t n;
 	int fds[WIRE_MAX_FDS];
@@ -44,6 +45,7 @@ struct agent {
 	struct agent_cfg cfg;
 	int lfd, efd;
 	pthread_t th;
+	int stopping; /* set by yank__agent_stop: finish the conversation, take no more */
 	unsigned long connections; /* accepted, for tests and diagnostics */
 	uint32_t addr_len;
 	char addr[AGENT_ADDR_MAX];
@@ -104,28 +106,36 @@ static int send_error(int conn, int err)
 	return yank__send(conn, buf, len, NULL, 0);
 }
 
-/* The yanker says it is done with the fds we sent; anything else ends it. */
-static void wait_done(struct agent *a, struct batch *b)
+/* The yanker says it is done with the fds we sent; anything else ends the conversation. */
+static int wait_done(struct agent *a, struct batch *b)
 {
-	char buf[256];
 	size_t len;
 	int nfds;
-	struct wire_item none[1];
-	struct wire_msg m = { .items = none };
-	int r = yank__recv(b->conn, buf, sizeof(buf), &len, NULL, 0, &nfds,
-			   (int)a->cfg.timeout_ms);
+	/* The request's buffers are reused: anything but "done" ends the
+	 * request being served, so nothing reads them after this. */
+	struct wire_msg m = { .items = a->req };
+	/* Past the deadline we gave, plus a margin for a yanker that checked
+	 * it just before: then nothing of ours is in flight any more. */
+	uint64_t now = yank__now_ns(), until = b->hold_until + 100000000u;
+	int ms = until > now ? (int)((until - now + 999999) / 1000000) : 0;
+	int r = yank__recv(b->conn, a->rbuf, sizeof(a->rbuf), &len, NULL, 0, &nfds, ms);
 	if (r == 0)
-		yank__wire_decode(buf, len, &m);
-	/* Done, garbage, timeout or close: either way our copies are no longer
-	 * in flight from our side; the bound is what rule 6 promises. */
+		r = yank__wire_decode(a->rbuf, len, &m);
+	if (r == 0 && m.op != WIRE_DONE)
+		r = -EPROTO;
+	/* Done, garbage, timeout or close: our copies are no longer in flight
+	 * from our side; the bound is what rule 6 promises. */
 	release_held(a, b);
+	return r;
 }
 
 static int flush(struct agent *a, struct batch *b, int more)
 {
 	char *buf = a->sbuf;
 	size_t cap = sizeof(a->sbuf);
-	struct wire_msg m = { .op = WIRE_RES, .n = b->n, .items = b->items, .more = more };
+	b->hold_until = yank__now_ns() + (uint64_t)a->cfg.timeout_ms * 1000000u;
+	struct wire_msg m = { .op = WIRE_RES, .n = b->n, .items = b->items, .more = more,
+			      .deadline = b->hold_until };
 	size_t len;
 	int r = yank__wire_encode(&m, buf, cap, &len);
 	if (r == 0)
@@ -144,7 +154,7 @@ static int flush(struct agent *a, struct batch *b, int more)
 	}
 	FAULT("agent.after_send");
 	if (r == 0 && b->nfds)
-		wait_done(a, b);
+		r = wait_done(a, b);
 	release_held(a, b);
 	b->n = 0;
 	return r;
@@ -201,7 +211,8 @@ static void serve(struct agent *a, int conn)
 {
 	struct batch *b = &a->b;
 	b->conn = conn;
-	for (;;) {
+	/* A peer that keeps talking must not keep yank_close() waiting. */
+	while (!__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE)) {
 		size_t len;
 		int nfds;
 		/* Requests carry no fds: any attached ones are closed by recv. */
@@ -252,8 +263,13 @@ static void *agent_main(void *arg)
 		if (!(p[0].revents & POLLIN))
 			continue;
 		int c = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (c < 0)
+		if (c < 0) {
+			/* Out of fds, the connection stays pending and poll would
+			 * report it again at once: do not spin on it. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				yank__nap(10000);
 			continue;
+		}
 		__atomic_add_fetch(&a->connections, 1, __ATOMIC_RELAXED);
 		if (yank__peer_allowed(c, a->cfg.uid, a->cfg.use_group, a->cfg.group))
 			serve(a, c);
@@ -321,6 +337,7 @@ void yank__agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
+	__atomic_store_n(&a->stopping, 1, __ATOMIC_RELEASE);
 	uint64_t one = 1;
 	/* A fresh eventfd counter cannot overflow: this write always lands. */
 	(void)!write(a->efd, &one, sizeof(one));

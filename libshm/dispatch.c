@@ -42,7 +42,7 @@ struct owner {
 	uint32_t n;     /* items */
 	uint32_t sent;  /* items sent in requests so far */
 	uint32_t cur;   /* items answered so far */
-	uint64_t deadline;
+	uint64_t deadline; /* for the next answer */
 	enum yank_failure_kind why; /* for the fallback */
 	int why_err;
 };
@@ -335,6 +335,13 @@ static int take_reply(struct job *j, struct owner *o)
 		const struct item *it = &j->items[o->ord[o->cur++]];
 		uint32_t st = m.items[k].status;
 		int err = m.items[k].err;
+		if (st == WS_FD && yank__now_ns() > m.deadline) {
+			/* Past the deadline the agent gave, it no longer counts this
+			 * fd in flight: its owner may have unregistered it (rule 6). */
+			close(fds[fi++]);
+			add_failure(j, it, o, YANK_FAIL_NO_AGENT, -ETIMEDOUT);
+			continue;
+		}
 		if (st == WS_FD) {
 			err = yank__shutdown_verified(fds[fi], it->rv.dev, it->rv.ino);
 			close(fds[fi++]);

@@ -65,8 +65,7 @@ int yank__wire_encode(const struct wire_msg *m, char *buf, size_t cap, size_t *l
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &o, out_write);
 	int has_items = m->op == WIRE_YANK || m->op == WIRE_RES;
-	msgpack_pack_map(&pk, 2 + (has_items ? 1 : 0) + (m->op == WIRE_RES) + (m->op == WIRE_ERR) +
-				      (m->op == WIRE_YANK));
+	msgpack_pack_map(&pk, 2 + (has_items ? 2 : 0) + (m->op == WIRE_RES) + (m->op == WIRE_ERR));
 	pack_key(&pk, "v");
 	msgpack_pack_uint32(&pk, WIRE_VERSION);
 	pack_key(&pk, "op");
@@ -92,7 +91,7 @@ int yank__wire_encode(const struct wire_msg *m, char *buf, size_t cap, size_t *l
 		else
 			msgpack_pack_false(&pk);
 	}
-	if (m->op == WIRE_YANK) {
+	if (has_items) {
 		pack_key(&pk, "dl");
 		msgpack_pack_uint64(&pk, m->deadline);
 	}
@@ -304,7 +303,7 @@ static int parse_map(const msgpack_object *root, struct wire_msg *m)
 	if (m->op == WIRE_YANK)
 		want |= K_RECS | K_DL;
 	else if (m->op == WIRE_RES)
-		want |= K_RECS | K_MORE;
+		want |= K_RECS | K_MORE | K_DL;
 	else if (m->op == WIRE_ERR)
 		want |= K_ERRNO;
 	if (seen != want)

@@ -35,8 +35,10 @@ struct wire_msg {
 	uint32_t n;              /* items used */
 	struct wire_item *items; /* caller's array of WIRE_MAX_ITEMS */
 	int more;                /* WIRE_RES: further replies follow */
-	uint64_t deadline;       /* WIRE_YANK: CLOCK_MONOTONIC ns after which the
-				  * yanker no longer waits: do nothing then */
+	uint64_t deadline;       /* CLOCK_MONOTONIC ns.  WIRE_YANK: after it the
+				  * yanker no longer waits, so do nothing then.
+				  * WIRE_RES: the agent counts the fds attached
+				  * as in flight until then; act on none after it */
 	int32_t err;             /* WIRE_ERR: negative errno */
 };
 
