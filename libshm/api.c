@@ -28,6 +28,7 @@
 #define DEF_PROCESSES 4096
 #define DEF_LOCK_MS 5000
 #define DEF_AGENT_MS 1000
+#define MAX_WAIT_MS 600000
 
 /* Every open handle, so that a forked child can disown them all. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -158,6 +159,9 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 		.group = o.group,
 		.wait_ms = o.lock_timeout_ms ? o.lock_timeout_ms : DEF_LOCK_MS,
 	};
+	/* Bounded means bounded: past ten minutes a wait is a hang. */
+	if (p.wait_ms > MAX_WAIT_MS)
+		p.wait_ms = MAX_WAIT_MS;
 	if (create && !yank__seg_bytes(p.cap_proc, p.cap_inst, p.cap_rec))
 		return -EINVAL;
 	struct yank_registry *reg = calloc(1, sizeof(*reg));
@@ -170,10 +174,22 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 	}
 	reg->lock_ms = p.wait_ms;
 	reg->agent_ms = o.agent_timeout_ms ? o.agent_timeout_ms : DEF_AGENT_MS;
+	if (reg->agent_ms > MAX_WAIT_MS)
+		reg->agent_ms = MAX_WAIT_MS;
 	reg->uid = geteuid();
-	/* From fstat, not from the header, which any group member can write. */
-	reg->use_group = reg->seg.file_group;
-	reg->group = reg->seg.file_gid;
+	/*
+	 * Whom our agent serves besides our uid and root: the group we asked
+	 * for, or the group of a segment that is ours.  Never one taken from
+	 * the header (any member can write it) nor from another owner's file
+	 * (whoever created it chose the group, and would get our fds).
+	 */
+	if (o.use_group) {
+		reg->use_group = 1;
+		reg->group = o.group;
+	} else if (reg->seg.file_group && reg->seg.file_uid == reg->uid) {
+		reg->use_group = 1;
+		reg->group = reg->seg.file_gid;
+	}
 	pthread_mutex_lock(&open_mu);
 	reg->next_open = open_list;
 	open_list = reg;
@@ -206,7 +222,9 @@ YANK_PUBLIC const char *yank_segment_name(const yank_registry *reg)
 
 YANK_PUBLIC void yank_close(yank_registry *reg)
 {
-	if (!reg)
+	/* From inside a callback the handle, its agent and the yank that runs
+	 * the callback are all in use: refuse rather than free them. */
+	if (!reg || yank__in_callback())
 		return;
 	pthread_mutex_lock(&open_mu);
 	for (struct yank_registry **p = &open_list; *p; p = &(*p)->next_open)
@@ -215,12 +233,12 @@ YANK_PUBLIC void yank_close(yank_registry *reg)
 			break;
 		}
 	pthread_mutex_unlock(&open_mu);
-	/* Stop serving first, then drain: nothing of ours may run after this. */
-	yank__agent_stop(reg->agent);
-	if (reg->local && !yank__in_callback()) {
-		yank__local_take_all(reg->local, reg->agent_ms);
-		yank__local_free(reg->local);
-	}
+	/*
+	 * Records leave the segment first, so no new yank finds them; then the
+	 * agent finishes what it handed out (drain); only then does it stop.
+	 * Stopping it first would send yankers that already read the records
+	 * to the pidfd fallback, whose shutdown can land after we return.
+	 */
 	if (reg->have_proc && yank__lock(&reg->seg, reg->lock_ms) == 0) {
 		if (yank__proc_owned(&reg->seg, reg->proc, reg->proc_gen, yank__self()->pid))
 			yank__proc_release(&reg->seg, reg->proc);
@@ -230,6 +248,10 @@ YANK_PUBLIC void yank_close(yank_registry *reg)
 		 * slot's owner gone, so that the next writer reaps it. */
 		yank__proc_abandon(&reg->seg, reg->proc, reg->proc_gen, yank__self()->pid);
 	}
+	if (reg->local)
+		yank__local_take_all(reg->local, reg->agent_ms);
+	yank__agent_stop(reg->agent);
+	yank__local_free(reg->local);
 	yank__seg_close(&reg->seg);
 	free(reg);
 }
@@ -255,8 +277,16 @@ static int ensure_proc(yank_registry *reg)
 	int r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
 	if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
 		r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
-	if (r == 0)
+	if (r == 0) {
 		reg->have_proc = 1;
+		/* A slot claimed anew (ours was reaped or repaired away) must
+		 * still lead yankers to the agent we already run. */
+		if (reg->agent) {
+			uint32_t len;
+			const char *addr = yank__agent_addr(reg->agent, &len);
+			yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
+		}
+	}
 	return r;
 }
 

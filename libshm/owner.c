@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ int yank__proc_start_time(pid_t pid, uint64_t *out)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return -errno; /* ENOENT: gone, or a /proc that does not show it */
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	int e = errno;
 	close(fd);
@@ -62,10 +63,14 @@ int yank__owner_alive(pid_t pid, uint64_t start_time)
 	uint64_t st;
 	int r = yank__proc_start_time(pid, &st);
 	if (r == -ESRCH)
-		return 0;
+		return 0; /* a zombie: its fds are gone */
+	if (r == -ENOENT) /* no such entry: ask the kernel, /proc may hide it */
+		return !(kill(pid, 0) < 0 && errno == ESRCH);
 	if (r < 0)
 		return 1;
-	return st == start_time;
+	/* A start time of 0 was recorded without /proc: a reused pid cannot be
+	 * told apart, so only a pid that is gone counts as dead. */
+	return start_time == 0 || st == start_time;
 }
 
 static void fill_self(void)

@@ -88,7 +88,7 @@ static void rebuild_free(struct table *t)
 {
 	*t->free = 0;
 	*t->count = 0;
-	for (uint32_t i = *t->hwm; i-- > 0;) {
+	for (uint32_t i = seg_hwm(t->hwm, t->cap); i-- > 0;) {
 		if (table_slot(t, i)->state == SLOT_FREE) {
 			*table_next(t, i) = *t->free;
 			*t->free = i + 1;
@@ -114,7 +114,10 @@ int yank__repair(struct seg *s)
 	clamp_hwm(&ti);
 	clamp_hwm(&tr);
 
-	for (uint32_t i = 0; i < *tp.hwm; i++) {
+	/* Bounds are read once: a hostile writer may change the header under us. */
+	uint32_t np = seg_hwm(tp.hwm, tp.cap), ni = seg_hwm(ti.hwm, ti.cap);
+	uint32_t nr = seg_hwm(tr.hwm, tr.cap);
+	for (uint32_t i = 0; i < np; i++) {
 		struct proc_slot *p = &s->procs[i];
 		even_seq(&p->h);
 		if (p->h.state != SLOT_FREE && (p->h.state != SLOT_LIVE || p->pid <= 0 ||
@@ -122,7 +125,7 @@ int yank__repair(struct seg *s)
 			set_free(&p->h);
 	}
 	memset(s->buckets, 0, (size_t)s->nbuckets * sizeof(uint32_t));
-	for (uint32_t i = 0; i < *ti.hwm; i++) {
+	for (uint32_t i = 0; i < ni; i++) {
 		struct inst_slot *in = &s->insts[i];
 		even_seq(&in->h);
 		if (in->h.state == SLOT_FREE)
@@ -140,7 +143,7 @@ int yank__repair(struct seg *s)
 		slot_end(&in->h);
 		yank__inst_link(s, i);
 	}
-	for (uint32_t i = 0; i < *tr.hwm; i++) {
+	for (uint32_t i = 0; i < nr; i++) {
 		struct rec_slot *r = &s->recs[i];
 		even_seq(&r->h);
 		if (r->h.state == SLOT_FREE)
@@ -245,7 +248,8 @@ static void check_derived(const struct seg *s, struct check_result *c)
 		fail(c, "header counts disagree with the slots");
 
 	/* Every live instance must be found through its hash chain. */
-	for (uint32_t i = 0; i < *ti.hwm; i++) {
+	uint32_t ni = seg_hwm(ti.hwm, ti.cap), nr = seg_hwm(tr.hwm, tr.cap);
+	for (uint32_t i = 0; i < ni; i++) {
 		const struct inst_slot *in = &s->insts[i];
 		if (in->h.state != SLOT_LIVE)
 			continue;
@@ -260,12 +264,12 @@ static void check_derived(const struct seg *s, struct check_result *c)
 	uint32_t *cnt = calloc((size_t)s->cap_inst * 2, sizeof(uint32_t));
 	if (!cnt)
 		return;
-	for (uint32_t i = 0; i < *tr.hwm; i++) {
+	for (uint32_t i = 0; i < nr; i++) {
 		const struct rec_slot *r = &s->recs[i];
 		if (r->h.state == SLOT_LIVE && r->inst < s->cap_inst)
 			cnt[r->inst * 2 + (r->kind == REC_FD ? 0 : 1)]++;
 	}
-	for (uint32_t i = 0; i < *ti.hwm; i++) {
+	for (uint32_t i = 0; i < ni; i++) {
 		const struct inst_slot *in = &s->insts[i];
 		if (in->h.state == SLOT_LIVE &&
 		    (in->n_fds != cnt[i * 2] || in->n_cbs != cnt[i * 2 + 1]))

@@ -153,15 +153,22 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 		return -errno;
 	if (fchmod(fd, mode) < 0)
 		return -errno;
-	/* Start from zero pages: a half-initialised header from a dead creator goes. */
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)g.size) < 0)
+	/* Never shrink: an opener may have it mapped, and would fault.  A dead
+	 * creator wrote only the header (nobody writes slots before READY),
+	 * so clearing the header is starting afresh. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
 		return -errno;
+	if ((uint64_t)st.st_size < g.size && ftruncate(fd, (off_t)g.size) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > g.size)
+		return -EPROTO;
 	void *base = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
 	FAULT("seg.after_truncate");
 	struct seg_hdr *h = base;
-	h->magic = SEG_MAGIC;
+	memset(h, 0, sizeof(*h));
 	h->format = seg_format();
 	h->size = g.size;
 	h->flags = p->use_group ? SEG_F_GROUP : 0;
@@ -180,25 +187,32 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 		return r;
 	}
 	FAULT("seg.before_publish");
-	/* Everything above must be visible before anyone sees READY. */
+	/* Everything above must be visible before anyone sees READY; the magic
+	 * comes last, so that a header with a magic but no READY is damage. */
 	__atomic_store_n(&h->state, SEG_STATE_READY, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
 	r = yank__seg_validate(base, g.size, out);
 	out->file_group = p->use_group;
 	out->file_gid = p->group;
+	out->file_uid = geteuid();
 	if (r < 0)
 		munmap(base, g.size);
 	return r;
 }
 
-/* A segment we did not create is used only if it is ours, root's, or our group's. */
-static int trusted(const struct stat *st)
+/*
+ * A segment we did not create is used only if it is ours, root's, or a
+ * group segment of one of our groups.  The default name is ours alone:
+ * anyone can create /yank-<our uid> first, so another owner there is a squatter.
+ */
+static int trusted(const struct stat *st, int own_only)
 {
 	if (st->st_mode & 0007)
 		return 0;
 	uid_t me = geteuid();
 	if (st->st_uid == me || st->st_uid == 0)
 		return 1;
-	if ((st->st_mode & 0070) == 0)
+	if (own_only || (st->st_mode & 0070) == 0)
 		return 0;
 	if (st->st_gid == getegid())
 		return 1;
@@ -210,13 +224,17 @@ static int trusted(const struct stat *st)
 	return 0;
 }
 
-/* Try to attach to a READY segment: 0, -EAGAIN (not ready), or an error. */
-static int try_attach(int fd, struct seg *out)
+/*
+ * Try to attach to a READY segment: 0, -EAGAIN (not ready), or an error.
+ * The creator stores the magic only after READY, so "magic but not READY"
+ * is damage, never a creator at work, and is not re-initialised.
+ */
+static int try_attach(int fd, int own_only, struct seg *out)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!trusted(&st))
+	if (!trusted(&st, own_only))
 		return -EACCES;
 	if (st.st_size == 0)
 		return -EAGAIN;
@@ -228,14 +246,21 @@ static int try_attach(int fd, struct seg *out)
 		return -errno;
 	struct seg_hdr *h = base;
 	int r;
-	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) == SEG_STATE_READY) {
+	uint32_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+	uint32_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+	if (magic == 0 && state != SEG_STATE_READY)
+		r = -EAGAIN; /* a creator at work, or one that died */
+	else if (magic == 0)
+		r = -EAGAIN; /* READY, magic not yet stored: being published */
+	else if (state != SEG_STATE_READY)
+		r = -EPROTO;
+	else
 		r = yank__seg_validate(base, size, out);
+	if (r == 0) {
 		out->file_group = (st.st_mode & 0070) != 0;
 		out->file_gid = st.st_gid;
-	} else if (h->magic == 0 || h->magic == SEG_MAGIC)
-		r = -EAGAIN; /* a creator at work, or one that died */
-	else
-		r = -EPROTO;
+		out->file_uid = st.st_uid;
+	}
 	if (r < 0)
 		munmap(base, size);
 	return r;
@@ -251,14 +276,15 @@ int yank__seg_open(const char *name, const struct seg_params *p, int create, str
 	int fd = shm_open(s.name, flags, p->use_group ? 0660 : 0600);
 	if (fd < 0)
 		return -errno;
+	int own_only = (!name || !*name) && !getenv("YANK_SEGMENT");
 	uint64_t deadline = yank__now_ns() + (uint64_t)p->wait_ms * 1000000u;
 	for (;;) {
-		r = try_attach(fd, &s);
+		r = try_attach(fd, own_only, &s);
 		if (r != -EAGAIN)
 			break;
 		if (ofd_lock(fd, F_WRLCK) == 0) {
 			/* Alone among initialisers: check again, then finish the job. */
-			r = try_attach(fd, &s);
+			r = try_attach(fd, own_only, &s);
 			if (r == -EAGAIN)
 				r = create ? initialise(fd, p, &s) : -ENOENT;
 			ofd_lock(fd, F_UNLCK);

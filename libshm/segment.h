@@ -24,6 +24,7 @@ struct seg {
 	 * is writable by every member and never trusted for access control. */
 	int file_group;
 	gid_t file_gid;
+	uid_t file_uid;
 };
 
 struct seg_params {
