@@ -355,3 +355,35 @@ Test(wire, round_trip_of_every_message)
 	struct wire_msg small = { .op = WIRE_RES, .n = 100, .items = in };
 	cr_assert_eq(yank__wire_encode(&small, buf, 16, &len), -EMSGSIZE);
 }
+
+/* A yanker that answers the fds with anything but "done" ends its conversation, nothing more. */
+Test(agent, a_reply_other_than_done_is_refused_without_harm)
+{
+	struct fixture f;
+	setup(&f, "notdone");
+	char buf[256];
+	size_t len = valid_request(&f, buf, sizeof(buf), UINT64_MAX);
+	int c = agent_conn(&f);
+	cr_assert_eq(yank__send(c, buf, len, NULL, 0), 0);
+	static char rbuf[WIRE_MAX_MSG];
+	static struct wire_item items[WIRE_MAX_ITEMS];
+	struct wire_msg m = { .items = items };
+	int fds[WIRE_MAX_FDS], nfds = 0;
+	size_t rl;
+	cr_assert_eq(yank__recv(c, rbuf, sizeof(rbuf), &rl, fds, WIRE_MAX_FDS, &nfds,
+				5000 * tu_mult()), 0);
+	cr_assert_eq(yank__wire_decode(rbuf, rl, &m), 0);
+	cr_assert_eq(m.op, WIRE_RES);
+	cr_assert_gt(m.deadline, yank__now_ns() - 1000000000ull, "no hold deadline in res");
+	cr_assert_eq(nfds, 1);
+	close(fds[0]);
+	/* Instead of "done": a request with many records, as a hostile peer would. */
+	for (uint32_t i = 0; i < 70; i++)
+		items[i] = (struct wire_item){ 0x41, 0x42, 0, 0 };
+	struct wire_msg bogus = { .op = WIRE_YANK, .n = 70, .items = items, .deadline = 0 };
+	cr_assert_eq(yank__wire_encode(&bogus, rbuf, sizeof(rbuf), &rl), 0);
+	cr_assert_eq(yank__send(c, rbuf, rl, NULL, 0), 0);
+	close(c);
+	expect_served(&f);
+	yank_close(f.r);
+}

@@ -4,6 +4,7 @@
  * must corrupt or fake segment state.
  */
 #include <criterion/criterion.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -760,4 +761,38 @@ Test(registry, a_writer_stopped_mid_slot_blocks_no_reader)
 	cr_assert_eq(s.integrity, 0, "%s", s.integrity_detail);
 	cr_assert_eq(count_instances(r), 2);
 	yank_close(r);
+}
+
+/* Anyone can create /yank-<uid> before its user does: another owner there is a squatter. */
+Test(registry, a_squatted_default_segment_is_refused)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to play two users");
+	const uid_t victim = 65534, squatter = 65533;
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/shm/yank-%u", (unsigned)victim);
+	unlink(path);
+	/* The squatter's segment: a valid registry, group-accessible to the victim. */
+	struct yank_open_opts o = { .max_instances = 8, .max_records = 8, .max_processes = 4,
+				    .use_group = 1, .group = victim };
+	yank_registry *r;
+	char name[64];
+	snprintf(name, sizeof(name), "/yank-%u", (unsigned)victim);
+	cr_assert_eq(yank_open_with(name, &o, &r), 0);
+	yank_close(r);
+	cr_assert_eq(chown(path, squatter, victim), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		tu_child_init();
+		unsetenv("YANK_SEGMENT");
+		if (setgroups(0, NULL) < 0 || setresgid(victim, victim, victim) < 0 ||
+		    setresuid(victim, victim, victim) < 0)
+			_exit(10);
+		yank_registry *v;
+		int e = yank_open(NULL, &v); /* the default name: /yank-65534 */
+		_exit(e == -EACCES ? 0 : 1);
+	}
+	int code = tu_exit_code(pid, 20000);
+	unlink(path);
+	cr_assert_eq(code, 0, "the victim trusted a squatted default segment");
 }
