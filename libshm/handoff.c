@@ -41,6 +41,9 @@ int yank__send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 		c->cmsg_len = CMSG_LEN(n);
 		memcpy(CMSG_DATA(c), fds, n);
 	}
+	/* Full socket buffer: a peer that reads nothing, or a trickle, is not
+	 * waited on for more than a second in all. */
+	uint64_t deadline = yank__now_ns() + 1000000000u;
 	for (;;) {
 		ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r >= 0)
@@ -49,11 +52,11 @@ int yank__send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		/* Full socket buffer: a peer that reads nothing is not waited on long. */
-		struct pollfd p = { sock, POLLOUT, 0 };
-		int pr = poll(&p, 1, 1000);
-		if (pr == 0)
+		uint64_t now = yank__now_ns();
+		if (now >= deadline)
 			return -ETIMEDOUT;
+		struct pollfd p = { sock, POLLOUT, 0 };
+		int pr = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
 		if (pr < 0 && errno != EINTR)
 			return -errno;
 	}

@@ -90,8 +90,10 @@ struct seg_hdr {
 	uint32_t format; /* seg_format(): layout version and struct sizes */
 	uint64_t size;   /* total bytes; must match fstat */
 	uint32_t state;  /* SEG_STATE_*; stored with release semantics last */
+	/* What the creator asked for, for diagnostics only: any group member
+	 * can write these, so access is decided from fstat, never from here. */
 	uint32_t flags;  /* SEG_F_GROUP */
-	uint32_t gid;    /* the group allowed, with SEG_F_GROUP */
+	uint32_t gid;    /* the group asked for, with SEG_F_GROUP */
 	uint32_t cap_proc, cap_inst, cap_rec, nbuckets;
 	uint32_t pad0;
 	uint64_t off_proc, off_inst, off_rec, off_bucket;
