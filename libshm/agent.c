@@ -1,28 +1,38 @@
 /*
  * The agent thread.  It sleeps in poll() with no timeout until a yanker
- * connects or yank_close() wakes it, so an idle agent costs nothing.  It
+ * connects, so an idle agent costs nothing, even at the host's fd limit
+ * (a reserve fd is given up to accept the connection that is waiting).  It
  * runs with every signal blocked (the host's handlers are the host's
  * business), never takes the registry lock, and reads the local record
  * table only under RCU, so no hung host thread can stop it from answering.
  *
- * One request is served at a time.  Every wait on a yanker is bounded, so
- * a yanker that stops mid-conversation delays the others by at most the
+ * Connections are accepted as they come and kept, up to a few, until they
+ * speak: one that connects and says nothing delays nobody, and when too
+ * many say nothing the oldest is closed to make room.  A request is
+ * served whole once it arrives.  Every wait on a yanker is bounded, so a
+ * yanker that stops mid-conversation delays the others by at most the
  * timeout; they fall back to pidfd_getfd in the meantime.
+ *
+ * The agent's fds are checked before each use (endpoint.h): if the host
+ * closed them, the listener is made again on the same path and the reserve
+ * reopened; a number that now names a host file is never touched.
+ * yank_close() wakes the thread by connecting to that path, which needs
+ * no fd of ours to be intact.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "endpoint.h"
 #include "handoff.h"
 #include "internal.h"
 #include "layout.h"
@@ -40,15 +50,27 @@ struct batch {
 	int nfds;
 };
 
+#define MAX_PENDING 16 /* accepted connections waiting for their request */
+#define RETRY_MS 1000  /* after the host took our fds and we could not make them again */
+
+struct pending {
+	struct own_fd c;
+	uint64_t until; /* closed unheard after this */
+};
+
 /* Buffers live here, not in thread-local storage, which every host thread would pay for. */
 struct agent {
 	struct agent_cfg cfg;
-	int lfd, efd;
+	struct endpoint ep;
+	struct own_fd reserve; /* /dev/null, given up to accept at the fd limit */
 	pthread_t th;
 	int stopping; /* set by yank__agent_stop: finish the conversation, take no more */
+	int degraded; /* an fd of ours could not be made again: retry on a timer */
+	int backoff;  /* accept failed for want of resources: retry on a timer */
 	unsigned long connections; /* accepted, for tests and diagnostics */
-	uint32_t addr_len;
-	char addr[AGENT_ADDR_MAX];
+	unsigned long wakeups;     /* poll returns, for tests */
+	struct pending pend[MAX_PENDING];
+	int npend;
 	char rbuf[WIRE_MAX_MSG];
 	char sbuf[WIRE_MAX_MSG];
 	struct wire_item req[WIRE_MAX_ITEMS];
@@ -248,55 +270,128 @@ static void serve(struct agent *a, int conn)
 	}
 }
 
+static void drop_pending(struct agent *a, int i)
+{
+	yank__own_fd_close(&a->pend[i].c);
+	a->pend[i] = a->pend[--a->npend];
+}
+
+/* Make again what the host closed; forget what it reused.  Never touches
+ * a number that is not ours. */
+static void heal(struct agent *a)
+{
+	a->degraded = 0;
+	for (int i = a->npend - 1; i >= 0; i--)
+		if (!yank__own_fd_ok(&a->pend[i].c)) {
+			a->pend[i].c.fd = -1;
+			a->pend[i] = a->pend[--a->npend];
+		}
+	if (!yank__own_fd_ok(&a->ep.lfd) && yank__endpoint_rebind(&a->ep) < 0) {
+		a->ep.lfd.fd = -1;
+		a->degraded = 1;
+	}
+	if (!yank__own_fd_ok(&a->reserve)) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || yank__own_fd_set(&a->reserve, fd) < 0) {
+			a->reserve.fd = -1;
+			a->degraded = 1;
+		}
+	}
+}
+
+static void take_connection(struct agent *a, int c)
+{
+	__atomic_add_fetch(&a->connections, 1, __ATOMIC_RELAXED);
+	if (!yank__peer_allowed(c, a->cfg.uid, a->cfg.use_group, a->cfg.group)) {
+		send_error(c, -EACCES);
+		close(c);
+		return;
+	}
+	struct pending *p = &a->pend[a->npend];
+	if (yank__own_fd_set(&p->c, c) < 0)
+		return;
+	p->until = yank__now_ns() + (uint64_t)a->cfg.timeout_ms * 1000000u;
+	a->npend++;
+}
+
+static void accept_one(struct agent *a)
+{
+	int c = accept4(a->ep.lfd.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (c < 0 && (errno == EMFILE || errno == ENFILE) && a->reserve.fd >= 0) {
+		/* At the fd limit the connection would stay pending and poll
+		 * report it again at once: give up the reserve to take it. */
+		yank__own_fd_close(&a->reserve);
+		c = accept4(a->ep.lfd.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	}
+	if (c >= 0)
+		take_connection(a, c);
+	else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		a->backoff = 1; /* no reserve left, or worse: stop polling it for a while */
+}
+
+static int oldest(const struct agent *a)
+{
+	int o = 0;
+	for (int i = 1; i < a->npend; i++)
+		if (a->pend[i].until < a->pend[o].until)
+			o = i;
+	return o;
+}
+
+static int poll_timeout(const struct agent *a)
+{
+	if (a->degraded || a->backoff)
+		return RETRY_MS;
+	if (!a->npend)
+		return -1;
+	uint64_t first = UINT64_MAX, now = yank__now_ns();
+	for (int i = 0; i < a->npend; i++)
+		if (a->pend[i].until < first)
+			first = a->pend[i].until;
+	return first <= now ? 0 : (int)((first - now + 999999) / 1000000);
+}
+
 static void *agent_main(void *arg)
 {
 	struct agent *a = arg;
-	for (;;) {
-		struct pollfd p[2] = { { a->lfd, POLLIN, 0 }, { a->efd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
+	struct pollfd p[1 + MAX_PENDING];
+	while (!__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE)) {
+		heal(a);
+		int np = 0, listening = a->ep.lfd.fd >= 0 && !a->backoff;
+		if (listening)
+			p[np++] = (struct pollfd){ a->ep.lfd.fd, POLLIN, 0 };
+		for (int i = 0; i < a->npend; i++)
+			p[np++] = (struct pollfd){ a->pend[i].c.fd, POLLIN, 0 };
+		int r = poll(p, (nfds_t)np, poll_timeout(a));
+		a->backoff = 0;
+		__atomic_add_fetch(&a->wakeups, 1, __ATOMIC_RELAXED);
+		if (r < 0 && errno != EINTR && errno != ENOMEM)
+			break;
+		if (r <= 0 || __atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE))
+			goto expire;
+		/* Served in arrival order of the poll array; each is checked to be
+		 * ours again first, as the host may have run meanwhile. */
+		for (int i = a->npend - 1; i >= 0; i--) {
+			if (!p[listening + i].revents)
 				continue;
-			break;
+			if (yank__own_fd_ok(&a->pend[i].c))
+				serve(a, a->pend[i].c.fd);
+			drop_pending(a, i);
 		}
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		int c = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (c < 0) {
-			/* Out of fds, the connection stays pending and poll would
-			 * report it again at once: do not spin on it. */
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				yank__nap(10000);
-			continue;
+		if (listening && p[0].revents && yank__own_fd_ok(&a->ep.lfd)) {
+			/* Full of connections that said nothing when polled: the
+			 * oldest gives way, so idle ones never shut out a yanker. */
+			if (a->npend == MAX_PENDING)
+				drop_pending(a, oldest(a));
+			accept_one(a);
 		}
-		__atomic_add_fetch(&a->connections, 1, __ATOMIC_RELAXED);
-		if (yank__peer_allowed(c, a->cfg.uid, a->cfg.use_group, a->cfg.group))
-			serve(a, c);
-		else
-			send_error(c, -EACCES);
-		close(c);
+	expire:;
+		uint64_t now = yank__now_ns();
+		for (int i = a->npend - 1; i >= 0; i--)
+			if (now >= a->pend[i].until)
+				drop_pending(a, i);
 	}
 	return NULL;
-}
-
-static int listen_abstract(struct agent *a)
-{
-	uint64_t rnd = 0;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = yank__now_ns() ^ ((uint64_t)getpid() << 32);
-	int n = snprintf(a->addr, sizeof(a->addr), "yank/%d/%016llx", (int)yank__self()->pid,
-			 (unsigned long long)rnd);
-	a->addr_len = (uint32_t)n;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	memcpy(sa.sun_path + 1, a->addr, a->addr_len);
-	a->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (a->lfd < 0)
-		return -errno;
-	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + a->addr_len);
-	if (bind(a->lfd, (struct sockaddr *)&sa, sl) < 0 || listen(a->lfd, 128) < 0)
-		return -errno;
-	return 0;
 }
 
 int yank__agent_start(const struct agent_cfg *cfg, struct agent **out)
@@ -305,13 +400,14 @@ int yank__agent_start(const struct agent_cfg *cfg, struct agent **out)
 	if (!a)
 		return -ENOMEM;
 	a->cfg = *cfg;
-	a->efd = -1;
-	int r = listen_abstract(a);
-	if (r == 0) {
-		a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (a->efd < 0)
-			r = -errno;
+	a->reserve.fd = -1;
+	int r = yank__endpoint_open(&a->ep, cfg->use_group, cfg->group);
+	if (r < 0) {
+		free(a);
+		return r;
 	}
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	r = fd < 0 ? -errno : yank__own_fd_set(&a->reserve, fd);
 	if (r == 0) {
 		sigset_t all, old;
 		sigfillset(&all);
@@ -322,10 +418,8 @@ int yank__agent_start(const struct agent_cfg *cfg, struct agent **out)
 			pthread_setname_np(a->th, "yank-agent"); /* for ps and top */
 	}
 	if (r < 0) {
-		if (a->lfd >= 0)
-			close(a->lfd);
-		if (a->efd >= 0)
-			close(a->efd);
+		yank__own_fd_close(&a->reserve);
+		yank__endpoint_close(&a->ep, 1);
 		free(a);
 		return r;
 	}
@@ -333,17 +427,37 @@ int yank__agent_start(const struct agent_cfg *cfg, struct agent **out)
 	return 0;
 }
 
+/* Knock on our own door: the thread sees a connection and then `stopping`. */
+static void wake(struct agent *a)
+{
+	int c;
+	if (yank__agent_connect(a->ep.path, a->ep.len, &c) == 0)
+		close(c);
+}
+
 void yank__agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
 	__atomic_store_n(&a->stopping, 1, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	/* A fresh eventfd counter cannot overflow: this write always lands. */
-	(void)!write(a->efd, &one, sizeof(one));
-	pthread_join(a->th, NULL);
-	close(a->lfd);
-	close(a->efd);
+	/* The thread may be in a conversation (bounded by the timeout, twice
+	 * for a yanker's done) or asleep on a number the host took over.
+	 * Knock until it ends; if it never does, leave it what it uses. */
+	uint64_t until = yank__now_ns() + (2 * (uint64_t)a->cfg.timeout_ms + 1000) * 1000000u;
+	for (;;) {
+		wake(a);
+		struct timespec ts = yank__deadline_ts(50);
+		if (pthread_clockjoin_np(a->th, NULL, CLOCK_MONOTONIC, &ts) == 0)
+			break;
+		if (yank__now_ns() > until) {
+			pthread_detach(a->th);
+			return;
+		}
+	}
+	for (int i = 0; i < a->npend; i++)
+		yank__own_fd_close(&a->pend[i].c);
+	yank__own_fd_close(&a->reserve);
+	yank__endpoint_close(&a->ep, 1);
 	free(a);
 }
 
@@ -351,8 +465,11 @@ void yank__agent_forget(struct agent *a)
 {
 	if (!a)
 		return;
-	close(a->lfd);
-	close(a->efd);
+	/* The parent's listener and directory stay: they are the parent's. */
+	for (int i = 0; i < a->npend; i++)
+		yank__own_fd_close(&a->pend[i].c);
+	yank__own_fd_close(&a->reserve);
+	yank__endpoint_close(&a->ep, 0);
 	free(a);
 }
 
@@ -361,8 +478,13 @@ unsigned long yank__agent_connections(const struct agent *a)
 	return a ? __atomic_load_n(&a->connections, __ATOMIC_RELAXED) : 0;
 }
 
+unsigned long yank__agent_wakeups(const struct agent *a)
+{
+	return a ? __atomic_load_n(&a->wakeups, __ATOMIC_RELAXED) : 0;
+}
+
 const char *yank__agent_addr(const struct agent *a, uint32_t *len)
 {
-	*len = a->addr_len;
-	return a->addr;
+	*len = a->ep.len;
+	return a->ep.path;
 }

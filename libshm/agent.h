@@ -1,6 +1,7 @@
 /*
  * The agent: one thread per handle that owns records, serving yank requests
- * from other processes on an abstract Unix socket.
+ * from other processes on a pathname Unix socket in a private directory
+ * (endpoint.h).
  */
 #ifndef YANK_AGENT_H
 #define YANK_AGENT_H
@@ -23,11 +24,13 @@ struct agent_cfg {
 
 int yank__agent_start(const struct agent_cfg *cfg, struct agent **out);
 void yank__agent_stop(struct agent *a);
-/* In a forked child: the thread is not there; close its fds, free it. */
+/* In a forked child: the thread is not there; close its fds (if still
+ * ours), free it, and leave the parent's socket file alone. */
 void yank__agent_forget(struct agent *a);
 const char *yank__agent_addr(const struct agent *a, uint32_t *len);
-/* Connections accepted so far. */
+/* Connections accepted so far, and poll() returns: for tests. */
 unsigned long yank__agent_connections(const struct agent *a);
+unsigned long yank__agent_wakeups(const struct agent *a);
 
 /*
  * Run one record of this process, in this thread, as a yank would: the

@@ -63,6 +63,28 @@ static void install_fork_hooks(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* ---- cancellation ---- */
+
+/*
+ * No public call may be cancelled half-way: a thread cancelled while it
+ * waits inside one (a drain, a lock, a yanker's answer) would die holding
+ * our local mutex or with a record half-unpublished, and wedge the
+ * registry for every process.  So, as glibc does inside its own calls,
+ * each one runs with cancellation disabled; a pending cancel then acts at
+ * the caller's next cancellation point, after the call is complete.
+ */
+static int cancel_off(void)
+{
+	int old;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static void cancel_restore(int old)
+{
+	pthread_setcancelstate(old, NULL);
+}
+
 /* ---- names ---- */
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF, no controls. */
@@ -201,18 +223,27 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 YANK_PUBLIC int yank_open_with(const char *segment, const struct yank_open_opts *opts,
 			       yank_registry **out)
 {
-	return open_common(segment, opts, 1, out);
+	int c = cancel_off();
+	int r = open_common(segment, opts, 1, out);
+	cancel_restore(c);
+	return r;
 }
 
 YANK_PUBLIC int yank_open(const char *segment, yank_registry **out)
 {
-	return open_common(segment, NULL, 1, out);
+	int c = cancel_off();
+	int r = open_common(segment, NULL, 1, out);
+	cancel_restore(c);
+	return r;
 }
 
 YANK_PUBLIC int yank_open_existing(const char *segment, const struct yank_open_opts *opts,
 				   yank_registry **out)
 {
-	return open_common(segment, opts, 0, out);
+	int c = cancel_off();
+	int r = open_common(segment, opts, 0, out);
+	cancel_restore(c);
+	return r;
 }
 
 YANK_PUBLIC const char *yank_segment_name(const yank_registry *reg)
@@ -220,7 +251,7 @@ YANK_PUBLIC const char *yank_segment_name(const yank_registry *reg)
 	return reg ? reg->seg.name : NULL;
 }
 
-YANK_PUBLIC void yank_close(yank_registry *reg)
+static void do_close(yank_registry *reg)
 {
 	/* From inside a callback the handle, its agent and the yank that runs
 	 * the callback are all in use: refuse rather than free them. */
@@ -256,6 +287,13 @@ YANK_PUBLIC void yank_close(yank_registry *reg)
 	free(reg);
 }
 
+YANK_PUBLIC void yank_close(yank_registry *reg)
+{
+	int c = cancel_off();
+	do_close(reg);
+	cancel_restore(c);
+}
+
 /* ---- writers ---- */
 
 static int locked(yank_registry *reg)
@@ -268,7 +306,14 @@ static int locked(yank_registry *reg)
 	return r;
 }
 
-/* Lock held: our process slot, claimed on first use. */
+static int ensure_agent(yank_registry *reg);
+
+/*
+ * Lock held: our process slot, claimed on first use, and the agent that
+ * answers for it.  Every owner has an agent from the start, even one with
+ * instances only: its listener is what tells an image that exec'd from
+ * one that still runs (yank__proc_gone).
+ */
 static int ensure_proc(yank_registry *reg)
 {
 	const struct owner_id *me = yank__self();
@@ -277,15 +322,21 @@ static int ensure_proc(yank_registry *reg)
 	int r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
 	if (r == -ENOSPC && yank__reap(&reg->seg) > 0)
 		r = yank__proc_claim(&reg->seg, me, reg->uid, &reg->proc, &reg->proc_gen);
-	if (r == 0) {
-		reg->have_proc = 1;
+	if (r < 0)
+		return r;
+	reg->have_proc = 1;
+	if (reg->agent) {
 		/* A slot claimed anew (ours was reaped or repaired away) must
 		 * still lead yankers to the agent we already run. */
-		if (reg->agent) {
-			uint32_t len;
-			const char *addr = yank__agent_addr(reg->agent, &len);
-			yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
-		}
+		uint32_t len;
+		const char *addr = yank__agent_addr(reg->agent, &len);
+		yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
+		return 0;
+	}
+	r = ensure_agent(reg);
+	if (r < 0) {
+		yank__proc_release(&reg->seg, reg->proc);
+		reg->have_proc = 0;
 	}
 	return r;
 }
@@ -344,7 +395,7 @@ static int check_record(yank_registry *reg, const struct yank_instance *inst, st
 	return r;
 }
 
-YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
+static int do_register_instance(yank_registry *reg, const struct yank_instance *inst)
 {
 	struct inst_key k;
 	int r = check_args(reg, inst, &k);
@@ -357,10 +408,10 @@ YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_ins
 	uint64_t gen;
 	r = find(reg, &k, &idx);
 	if (r == 0) {
-		/* Held by a process that is gone?  Then it is not held. */
+		/* Held by a process (image) that is gone?  Then it is not held. */
 		uint32_t pi = reg->seg.insts[idx].proc;
 		const struct proc_slot *p = &reg->seg.procs[pi < reg->seg.cap_proc ? pi : 0];
-		if (pi >= reg->seg.cap_proc || !yank__owner_alive(p->pid, p->start_time)) {
+		if (pi >= reg->seg.cap_proc || yank__proc_gone(p)) {
 			yank__reap(&reg->seg);
 			r = find(reg, &k, &idx);
 		}
@@ -377,7 +428,15 @@ YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_ins
 	return r;
 }
 
-YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	int c = cancel_off();
+	int r = do_register_instance(reg, inst);
+	cancel_restore(c);
+	return r;
+}
+
+static int do_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
 {
 	struct inst_key k;
 	int r = check_args(reg, inst, &k);
@@ -394,6 +453,14 @@ YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_i
 	if (r == 0)
 		yank__inst_release(&reg->seg, idx);
 	yank__unlock(&reg->seg);
+	return r;
+}
+
+YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	int c = cancel_off();
+	int r = do_unregister_instance(reg, inst);
+	cancel_restore(c);
 	return r;
 }
 
@@ -416,7 +483,7 @@ static int ensure_agent(yank_registry *reg)
 	return r;
 }
 
-static int add_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+static int add_record_nc(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 		      int fd, yank_fn *fn, void *opaque)
 {
 	struct local_rec lr = { .kind = kind, .fd = fd, .fn = fn, .opaque = opaque };
@@ -447,7 +514,7 @@ static int add_record(yank_registry *reg, const struct yank_instance *inst, uint
 	return r;
 }
 
-static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+static int remove_record_nc(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 			 int fd, yank_fn *fn, void *opaque)
 {
 	struct inst_key k;
@@ -489,6 +556,24 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 	return r;
 }
 
+static int add_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+		      int fd, yank_fn *fn, void *opaque)
+{
+	int c = cancel_off();
+	int r = add_record_nc(reg, inst, kind, fd, fn, opaque);
+	cancel_restore(c);
+	return r;
+}
+
+static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
+			 int fd, yank_fn *fn, void *opaque)
+{
+	int c = cancel_off();
+	int r = remove_record_nc(reg, inst, kind, fd, fn, opaque);
+	cancel_restore(c);
+	return r;
+}
+
 YANK_PUBLIC int yank_register_function(yank_registry *reg, const struct yank_instance *inst,
 				       yank_fn *fn, void *opaque)
 {
@@ -513,8 +598,8 @@ YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instanc
 
 /* ---- yank ---- */
 
-YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
-				   struct yank_failure **out, size_t *n_out)
+static int do_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
+			    struct yank_failure **out, size_t *n_out)
 {
 	if (!reg || (n && !list) || n > (1u << 20))
 		return -EINVAL;
@@ -530,6 +615,15 @@ YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instanc
 	if (n == 0)
 		return 0;
 	return yank__yank(reg, list, n, out, n_out);
+}
+
+YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
+				   struct yank_failure **out, size_t *n_out)
+{
+	int c = cancel_off();
+	int r = do_yank_detailed(reg, list, n, out, n_out);
+	cancel_restore(c);
+	return r;
 }
 
 YANK_PUBLIC int yank_yank(yank_registry *reg, const struct yank_instance *list, size_t n)
@@ -560,7 +654,7 @@ static int pid_exists(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n)
+static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t *n)
 {
 	if (!reg || !out || !n)
 		return -EINVAL;
@@ -642,6 +736,14 @@ YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, 
 	return 0;
 }
 
+YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n)
+{
+	int c = cancel_off();
+	int r = do_query(reg, out, n);
+	cancel_restore(c);
+	return r;
+}
+
 YANK_PUBLIC void yank_query_free(struct yank_instance_info *info, size_t n)
 {
 	if (!info)
@@ -652,7 +754,7 @@ YANK_PUBLIC void yank_query_free(struct yank_instance_info *info, size_t n)
 
 /* ---- maintenance ---- */
 
-YANK_PUBLIC int yank_gc(yank_registry *reg, size_t *reaped)
+static int do_gc(yank_registry *reg, size_t *reaped)
 {
 	if (!reg)
 		return -EINVAL;
@@ -666,7 +768,15 @@ YANK_PUBLIC int yank_gc(yank_registry *reg, size_t *reaped)
 	return 0;
 }
 
-YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
+YANK_PUBLIC int yank_gc(yank_registry *reg, size_t *reaped)
+{
+	int c = cancel_off();
+	int r = do_gc(reg, reaped);
+	cancel_restore(c);
+	return r;
+}
+
+static int do_status(yank_registry *reg, struct yank_status *out)
 {
 	if (!reg || !out)
 		return -EINVAL;
@@ -695,4 +805,12 @@ YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
 	out->integrity = c.ok ? 0 : -EPROTO;
 	memcpy(out->integrity_detail, c.detail, sizeof(out->integrity_detail));
 	return 0;
+}
+
+YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
+{
+	int c = cancel_off();
+	int r = do_status(reg, out);
+	cancel_restore(c);
+	return r;
 }

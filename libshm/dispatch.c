@@ -29,7 +29,10 @@ struct item {
 	uint32_t pos; /* in the caller's list */
 };
 
-enum { O_WAIT, O_DONE, O_FALLBACK };
+enum { O_WAIT, O_CONNECT, O_DONE, O_FALLBACK };
+
+/* A full backlog is load, not a dead agent: retry this often until the deadline. */
+#define CONNECT_RETRY_NS 2000000u
 
 struct owner {
 	struct proc_view pv;
@@ -42,7 +45,8 @@ struct owner {
 	uint32_t n;     /* items */
 	uint32_t sent;  /* items sent in requests so far */
 	uint32_t cur;   /* items answered so far */
-	uint64_t deadline; /* for the next answer */
+	uint64_t deadline; /* for the next answer, or (O_CONNECT) for connecting */
+	uint64_t retry_at; /* O_CONNECT: when to try again */
 	enum yank_failure_kind why; /* for the fallback */
 	int why_err;
 };
@@ -275,17 +279,31 @@ static void to_fallback(struct owner *o, enum yank_failure_kind why, int err)
 	o->why_err = err;
 }
 
-static void start_owner(struct job *j, struct owner *o)
+/*
+ * Connect to @o's agent and send the first request.  The agent must be the
+ * one recorded: its listener's SO_PEERCRED names the owner's pid (when its
+ * pid namespace is ours) and uid.  Anything else, a squatter or another
+ * image, never gets to say "done".
+ */
+static void connect_owner(struct job *j, struct owner *o)
 {
-	if (!o->found) {
-		to_fallback(o, YANK_FAIL_OWNER_GONE, -ESRCH);
-		return;
-	}
-	if (o->pv.agent_len == 0) {
-		to_fallback(o, YANK_FAIL_NO_AGENT, -ENOTCONN);
-		return;
-	}
+	const struct owner_id *me = yank__self();
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
+	if (r == -EAGAIN) {
+		o->conn = -1;
+		o->state = O_CONNECT;
+		o->retry_at = yank__now_ns() + CONNECT_RETRY_NS;
+		return;
+	}
+	if (r == 0) {
+		int same_ns = !o->pv.pidns_ino || !me->pidns_ino || o->pv.pidns_ino == me->pidns_ino;
+		r = yank__peer_is(o->conn, same_ns ? o->pv.pid : 0, o->pv.uid);
+		if (r == -EPERM) {
+			to_fallback(o, YANK_FAIL_OWNER_GONE, -EPERM);
+			return;
+		}
+	}
+	o->state = O_WAIT;
 	if (r == 0)
 		r = send_request(j, o);
 	if ((r == -EPIPE || r == -ECONNRESET) && o->conn >= 0) {
@@ -296,6 +314,20 @@ static void start_owner(struct job *j, struct owner *o)
 	}
 	if (r < 0)
 		to_fallback(o, YANK_FAIL_NO_AGENT, r);
+}
+
+static void start_owner(struct job *j, struct owner *o)
+{
+	if (!o->found) {
+		to_fallback(o, YANK_FAIL_OWNER_GONE, -ESRCH);
+		return;
+	}
+	if (o->pv.agent_len == 0) {
+		to_fallback(o, YANK_FAIL_NO_AGENT, -ENOTCONN);
+		return;
+	}
+	o->deadline = yank__now_ns() + (uint64_t)j->reg->agent_ms * 1000000u;
+	connect_owner(j, o);
 }
 
 /* One reply from @o's agent: act on each record it answers. */
@@ -378,6 +410,15 @@ static void wait_owners(struct job *j)
 		uint64_t now = yank__now_ns(), first = UINT64_MAX;
 		for (uint32_t k = 0; k < j->nowners; k++) {
 			struct owner *o = &j->owners[k];
+			if (o->state == O_CONNECT && now >= o->retry_at)
+				connect_owner(j, o);
+			if (o->state == O_CONNECT) {
+				if (now >= o->deadline)
+					to_fallback(o, YANK_FAIL_NO_AGENT, -EAGAIN);
+				else if (o->retry_at < first)
+					first = o->retry_at;
+				continue;
+			}
 			if (o->state != O_WAIT)
 				continue;
 			if (now >= o->deadline) {
@@ -396,7 +437,7 @@ static void wait_owners(struct job *j)
 		if (!p || !map) {
 			/* No memory to wait on them: take their fds directly instead. */
 			for (uint32_t k = 0; k < j->nowners; k++)
-				if (j->owners[k].state == O_WAIT)
+				if (j->owners[k].state == O_WAIT || j->owners[k].state == O_CONNECT)
 					to_fallback(&j->owners[k], YANK_FAIL_NO_AGENT, -ENOMEM);
 			break;
 		}

@@ -219,21 +219,46 @@ int yank__pidfd_getfd(int pidfd, int fd, int *out)
 	return 0;
 }
 
-int yank__agent_connect(const char *addr, uint32_t len, int *out)
+int yank__agent_connect(const char *path, uint32_t len, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (len == 0 || len >= sizeof(sa.sun_path))
+	if (len == 0 || len >= sizeof(sa.sun_path) || path[0] != '/' || memchr(path, '\0', len))
 		return -EINVAL;
-	memcpy(sa.sun_path + 1, addr, len); /* abstract: leading NUL */
+	memcpy(sa.sun_path, path, len);
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
-	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
-	if (connect(s, (struct sockaddr *)&sa, sl) < 0 && errno != EINPROGRESS) {
+	/* Non-blocking: a full backlog is -EAGAIN at once, for the caller to retry. */
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
 		int e = errno;
 		close(s);
 		return -e;
 	}
 	*out = s;
 	return 0;
+}
+
+int yank__peer_is(int sock, pid_t pid, uid_t uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -errno;
+	if (cr.uid != uid || (pid > 0 && cr.pid != pid))
+		return -EPERM;
+	return 0;
+}
+
+int yank__agent_probe(const char *path, uint32_t len, pid_t pid, uid_t uid)
+{
+	int s;
+	int r = yank__agent_connect(path, len, &s);
+	/* Nobody listens there: the image that did has exec'd or died. */
+	if (r == -ECONNREFUSED)
+		return 0;
+	if (r < 0)
+		return 1; /* a full backlog, no permission, no file: cannot tell */
+	r = yank__peer_is(s, pid, uid);
+	close(s);
+	return r != -EPERM;
 }

@@ -42,7 +42,24 @@ int yank__shutdown_verified(int fd, uint64_t dev, uint64_t ino);
 int yank__pidfd_open(pid_t pid, uint64_t start_time, int *pidfd);
 int yank__pidfd_getfd(int pidfd, int fd, int *out);
 
-/* Connect to the agent at abstract address @addr: 0 and *out, or -errno. */
-int yank__agent_connect(const char *addr, uint32_t len, int *out);
+/* Connect to the agent listening at @path: 0 and *out, or -errno
+ * (-EAGAIN: its backlog is full). */
+int yank__agent_connect(const char *path, uint32_t len, int *out);
+
+/*
+ * Is the listener at the other end of @sock the one recorded: uid @uid and
+ * (when @pid > 0) process @pid?  SO_PEERCRED gives the credentials of
+ * whoever called listen(), which nobody else can forge.  0, -EPERM, -errno.
+ */
+int yank__peer_is(int sock, pid_t pid, uid_t uid);
+
+/*
+ * Does the image that recorded agent @path still run?  0 when nothing
+ * listens there any more (the process exec'd or died) or somebody else
+ * does; 1 when it answers or when it cannot be told (no permission, a
+ * full backlog, the file removed): a live owner is never declared dead on
+ * a guess.  Connecting wakes that agent once.
+ */
+int yank__agent_probe(const char *path, uint32_t len, pid_t pid, uid_t uid);
 
 #endif

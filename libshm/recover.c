@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handoff.h"
 #include "internal.h"
 #include "owner.h"
 #include "recover.h"
@@ -167,13 +168,25 @@ int yank__repair(struct seg *s)
 	return 0;
 }
 
-/* A process slot from another pid namespace cannot be judged from here: keep it. */
-static int owner_gone(const struct proc_slot *p)
+/*
+ * An owner is a process image.  Its pid and start time survive execve(),
+ * so a live pid is also asked whether the agent it recorded still listens:
+ * the listener is close-on-exec, so after an exec nobody does.  A slot
+ * from another pid namespace cannot be judged from here: keep it.
+ */
+int yank__proc_gone(const struct proc_slot *p)
 {
 	const struct owner_id *me = yank__self();
 	if (p->pidns_ino && me->pidns_ino && p->pidns_ino != me->pidns_ino)
 		return 0;
-	return !yank__owner_alive(p->pid, p->start_time);
+	if (!yank__owner_alive(p->pid, p->start_time))
+		return 1;
+	char path[AGENT_ADDR_MAX];
+	uint32_t len = __atomic_load_n(&p->agent_len, __ATOMIC_RELAXED);
+	if (len == 0 || len > sizeof(path))
+		return 0;
+	memcpy(path, p->agent, len);
+	return !yank__agent_probe(path, len, p->pid, p->uid);
 }
 
 size_t yank__reap(struct seg *s)
@@ -182,7 +195,7 @@ size_t yank__reap(struct seg *s)
 	uint32_t n = seg_hwm(&s->hdr->proc_hwm, s->cap_proc);
 	for (uint32_t i = 0; i < n; i++) {
 		struct proc_slot *p = &s->procs[i];
-		if (p->h.state == SLOT_LIVE && owner_gone(p)) {
+		if (p->h.state == SLOT_LIVE && yank__proc_gone(p)) {
 			FAULT("reap.before_release");
 			reaped += yank__proc_release(s, i);
 		}
@@ -300,7 +313,7 @@ void yank__check(const struct seg *s, int locked, struct check_result *c)
 		if (r != 0)
 			continue;
 		c->used_proc++;
-		if (owner_gone(&s->procs[i]))
+		if (yank__proc_gone(&s->procs[i]))
 			c->dead_procs++;
 		else
 			c->live_procs++;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct seg;
+struct proc_slot;
 
 /*
  * Lock held, previous holder died: make every slot readable again, drop
@@ -16,6 +17,10 @@ int yank__repair(struct seg *s);
 
 /* Lock held: free everything owned by processes that are gone. */
 size_t yank__reap(struct seg *s);
+
+/* Is the owner of this process slot gone: dead, or its image replaced by
+ * execve()?  Never 1 on a guess. */
+int yank__proc_gone(const struct proc_slot *p);
 
 /* Reap at most once a second: cheap enough for every registration. */
 void yank__reap_maybe(struct seg *s);

@@ -28,6 +28,11 @@
  *   cred UID GID [G1,G2..] drop to these ids (setgroups, setresgid, setresuid)
  *   fds                    "ok N": open fds in this process
  *   sleep MS | exit CODE | ping
+ *   exec                   execve() itself, as QEMU's cpr-exec does: same pid,
+ *                          same start time, a new image; it replies "ok" anew
+ *   closerange             as a daemon that closes every fd: close_range(4, ~0),
+ *                          then open host files on the numbers freed; "ok N"
+ *   hostcheck              those host files are all still open and unchanged
  *
  * Never used outside tests: it exits on EOF of stdin, and dies with its
  * parent (PR_SET_PDEATHSIG).
@@ -42,7 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -403,6 +411,47 @@ static void cmd_cred(char **save)
 	reply("ok");
 }
 
+/* The host's own files, opened on the numbers closerange freed. */
+#define HOST_FILES 32
+static int host_fd[HOST_FILES], n_host;
+static const char host_text[] = "host data, not the library's";
+
+static void cmd_closerange(void)
+{
+	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0) {
+		reply("err %d close_range", -errno);
+		return;
+	}
+	for (n_host = 0; n_host < HOST_FILES; n_host++) {
+		int fd = memfd_create("host", MFD_CLOEXEC);
+		if (fd < 0 || write(fd, host_text, sizeof(host_text)) != (ssize_t)sizeof(host_text)) {
+			reply("err %d memfd", -errno);
+			return;
+		}
+		host_fd[n_host] = fd;
+	}
+	reply("ok %d", n_host);
+}
+
+static void cmd_hostcheck(void)
+{
+	for (int i = 0; i < n_host; i++) {
+		char buf[sizeof(host_text) + 8];
+		struct stat st;
+		if (fstat(host_fd[i], &st) < 0) {
+			reply("err %d fd %d closed", -errno, host_fd[i]);
+			return;
+		}
+		ssize_t n = pread(host_fd[i], buf, sizeof(buf), 0);
+		if (st.st_size != (off_t)sizeof(host_text) || n != (ssize_t)sizeof(host_text) ||
+		    memcmp(buf, host_text, sizeof(host_text))) {
+			reply("err %d fd %d changed (size %lld)", -EIO, host_fd[i], (long long)st.st_size);
+			return;
+		}
+	}
+	reply("ok %d", n_host);
+}
+
 static void command(char *line)
 {
 	char *save;
@@ -444,6 +493,19 @@ static void command(char *line)
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 		reply("ok");
+		return;
+	}
+	if (!strcmp(cmd, "exec")) {
+		execl("/proc/self/exe", "rb-peer", "--after-exec", (char *)NULL);
+		reply("err %d exec", -errno);
+		return;
+	}
+	if (!strcmp(cmd, "closerange")) {
+		cmd_closerange();
+		return;
+	}
+	if (!strcmp(cmd, "hostcheck")) {
+		cmd_hostcheck();
 		return;
 	}
 	if (!strcmp(cmd, "exit")) {
@@ -533,13 +595,15 @@ static void command(char *line)
 		reply("ok");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		return 0;
 	signal(SIGPIPE, SIG_IGN);
 	ev_ok = fcntl(3, F_GETFD) >= 0;
+	if (argc > 1 && !strcmp(argv[1], "--after-exec"))
+		reply("ok %d", (int)getpid()); /* the answer to "exec" */
 	char buf[8192];
 	size_t len = 0;
 	for (;;) {

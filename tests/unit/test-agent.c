@@ -284,18 +284,34 @@ Test(agent, an_idle_agent_never_wakes_up)
 	cr_assert_eq(agent_switches(), -1, "agent thread survived yank_close");
 }
 
-Test(agent, a_process_that_registers_no_function_runs_no_agent)
+/* Readers (query, yank, status) own nothing and so run no agent. */
+Test(agent, a_process_that_only_reads_runs_no_agent)
 {
 	yank_registry *r;
 	cr_assert_eq(yank_open(tu_segment("noagent"), &r), 0);
-	struct yank_instance in = { YANK_CHARDEV, "quiet" };
-	cr_assert_eq(yank_register_instance(r, &in), 0);
 	struct yank_instance_info *info;
 	size_t n;
 	cr_assert_eq(yank_query(r, &info, &n), 0);
 	yank_query_free(info, n);
-	cr_assert_eq(agent_switches(), -1, "an agent started without a function");
+	cr_assert_eq(yank_yank(r, NULL, 0), 0);
+	struct yank_status st;
+	cr_assert_eq(yank_status(r, &st), 0);
+	cr_assert_eq(agent_switches(), -1, "an agent started in a process that owns nothing");
 	yank_close(r);
+}
+
+/* An owner of instances alone has an agent too: its listener is what tells
+ * its image from one that replaced it by execve(). */
+Test(agent, an_owner_of_instances_only_runs_an_agent)
+{
+	yank_registry *r;
+	cr_assert_eq(yank_open(tu_segment("instagent"), &r), 0);
+	struct yank_instance in = { YANK_CHARDEV, "quiet" };
+	cr_assert_eq(yank_register_instance(r, &in), 0);
+	cr_assert_neq(agent_switches(), -1, "no agent for an owner of an instance");
+	cr_assert_eq(yank_unregister_instance(r, &in), 0);
+	yank_close(r);
+	cr_assert_eq(agent_switches(), -1, "agent thread survived yank_close");
 }
 
 Test(agent, forked_child_has_no_agent_and_does_not_serve_the_parents_records)
