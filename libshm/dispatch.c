@@ -33,6 +33,9 @@ enum { O_WAIT, O_CONNECT, O_DONE, O_FALLBACK };
 
 /* A full backlog is load, not a dead agent: retry this often until the deadline. */
 #define CONNECT_RETRY_NS 2000000u
+/* Refused: nobody listens, or an agent is making its listener again after
+ * its host closed it (microseconds).  Look again for this long. */
+#define REFUSED_GRACE_NS 50000000u
 
 struct owner {
 	struct proc_view pv;
@@ -47,6 +50,8 @@ struct owner {
 	uint32_t cur;   /* items answered so far */
 	uint64_t deadline; /* for the next answer, or (O_CONNECT) for connecting */
 	uint64_t retry_at; /* O_CONNECT: when to try again */
+	int reconnect;     /* reset before any answer: its listener is being made again */
+	uint64_t refused_until; /* O_CONNECT: retry a refusal until then */
 	enum yank_failure_kind why; /* for the fallback */
 	int why_err;
 };
@@ -289,10 +294,14 @@ static void connect_owner(struct job *j, struct owner *o)
 {
 	const struct owner_id *me = yank__self();
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
-	if (r == -EAGAIN) {
+	uint64_t now = yank__now_ns();
+	if (r == -ECONNREFUSED && !o->refused_until)
+		o->refused_until = yank__owner_alive(o->pv.pid, o->pv.start_time) ?
+					   now + REFUSED_GRACE_NS : 1;
+	if (r == -EAGAIN || (r == -ECONNREFUSED && (o->reconnect || now < o->refused_until))) {
 		o->conn = -1;
 		o->state = O_CONNECT;
-		o->retry_at = yank__now_ns() + CONNECT_RETRY_NS;
+		o->retry_at = now + CONNECT_RETRY_NS;
 		return;
 	}
 	if (r == 0) {
@@ -401,6 +410,22 @@ static int take_reply(struct job *j, struct owner *o)
 	return 0;
 }
 
+/*
+ * Reset before it answered anything: the listener we reached was closed
+ * under its agent (by a host that closed every fd, say), and the agent is
+ * listening again on the same path.  Nothing was done for this request on
+ * either side, so asking once more is safe; within the same deadline.
+ */
+static void again(struct owner *o)
+{
+	close(o->conn);
+	o->conn = -1;
+	o->sent = 0;
+	o->reconnect = 1;
+	o->state = O_CONNECT;
+	o->retry_at = yank__now_ns();
+}
+
 static void wait_owners(struct job *j)
 {
 	struct pollfd *p = malloc((j->nowners + 1) * sizeof(*p));
@@ -451,6 +476,8 @@ static void wait_owners(struct job *j)
 			int r = take_reply(j, o);
 			if (r == -EACCES)
 				to_fallback(o, YANK_FAIL_FALLBACK, r);
+			else if (r == -ECONNRESET && o->cur == 0 && !o->reconnect)
+				again(o);
 			else if (r == -ECONNRESET)
 				to_fallback(o, YANK_FAIL_OWNER_GONE, r);
 			else if (r < 0)

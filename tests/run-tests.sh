@@ -9,8 +9,8 @@ TIMEOUT=${TIMEOUT:-300}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 
-sweep() { rm -f /dev/shm/yank-test-* 2>/dev/null; }
-sweep
+# Only this run's segments: another build's run may be going on beside us.
+sweep() { rm -f /dev/shm/yank-test-$$-* 2>/dev/null; }
 trap sweep EXIT
 
 export YANKCTL="$top/$B/yankctl" EXAMPLES="$top/$B/examples" HELPERS="$top/$B/tests/helpers"

@@ -11,19 +11,23 @@
  *    each exactly once: WS_FD with the registered socket attached for an
  *    fd record, WS_RAN (and one call) for the callback, WS_GONE for an
  *    (index, generation) that names nothing;
- *  - then a new connection with a valid request is answered at once.
+ *  - then a new connection with a valid request is answered at once;
+ *  - and once that conversation is over, this process (the agent's host)
+ *    has exactly the fds it had before the input: nothing leaked.
  *
  * Records are found by (index, generation) in the segment; a fresh segment
  * and a fixed order of registration make them the same in every run, so
  * the seeds can name them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yank.h>
@@ -228,6 +232,29 @@ static void expect_serving(void)
 	close(conn);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* The agent closes its end of our last connection when it sees ours
+ * close, on its own thread: give it a bounded moment to. */
+static void expect_fds(int want)
+{
+	uint64_t end = yank__now_ns() + (uint64_t)REPLY_WAIT_MS * 1000000u;
+	int n;
+	while ((n = count_fds()) != want && yank__now_ns() < end) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (n != want)
+		fprintf(stderr, "fds: %d before the input, %d after\n", want, n);
+	FUZZ_ASSERT(n == want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct wire_msg req = { .items = req_items };
@@ -237,6 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ag.ready)
 		setup();
+	int fds_before = count_fds();
 	/* A zero-length datagram reads as a hang-up: nothing to answer. */
 	if (size == 0)
 		return 0;
@@ -256,5 +284,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		expect_results(conn, &req, before, req.deadline - now < 10000000000ull);
 	close(conn);
 	expect_serving();
+	expect_fds(fds_before);
 	return 0;
 }

@@ -7,8 +7,10 @@
 #include <dirent.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <yank.h>
 
@@ -401,5 +403,97 @@ Test(agent, a_reply_other_than_done_is_refused_without_harm)
 	cr_assert_eq(yank__send(c, rbuf, rl, NULL, 0), 0);
 	close(c);
 	expect_served(&f);
+	yank_close(f.r);
+}
+
+/* Context switches of thread @tid through its pre-opened status file. */
+static int switches_at(int status_fd)
+{
+	char buf[4096];
+	ssize_t n = pread(status_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	int total = 0, v;
+	const char *p = strstr(buf, "voluntary_ctxt_switches:");
+	if (p && sscanf(p, "voluntary_ctxt_switches: %d", &v) == 1)
+		total += v;
+	p = strstr(buf, "nonvoluntary_ctxt_switches:");
+	if (p && sscanf(p, "nonvoluntary_ctxt_switches: %d", &v) == 1)
+		total += v;
+	return total;
+}
+
+/*
+ * At the host's fd limit, a yanker that connected and went away leaves a
+ * connection the agent cannot accept: it must not spin (or nap-and-retry)
+ * on it.  It gives up a reserve fd to take it, and is then idle again.
+ */
+Test(agent, at_the_fd_limit_an_idle_agent_never_wakes_up)
+{
+	struct fixture f;
+	setup(&f, "fdlimit");
+	expect_served(&f);
+	int tid = agent_tid();
+	cr_assert_geq(tid, 0, "no yank-agent thread");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	int st = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(st, 0);
+	uint32_t alen;
+	const char *addr = yank__agent_addr(f.r->agent, &alen);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, addr, alen);
+	unsigned long conns = yank__agent_connections(f.r->agent);
+
+	/* Every fd number below the limit in use. */
+	int maxfd = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			maxfd = fd;
+	struct rlimit old, lim;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)maxfd + 1;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	static int fill[4096];
+	int nfill = 0;
+	while (nfill < 4096 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nfill++;
+	int full_errno = errno;
+	/* A yanker comes and goes: its connection waits in the backlog.  It
+	 * is another process, so that no fd of ours is freed meanwhile. */
+	pid_t y = fork();
+	if (y == 0) {
+		close(fill[0]);
+		int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		_exit(c >= 0 && connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : 1);
+	}
+	int e = tu_exit_code(y, 5000);
+
+	long end = tu_now_ms() + 5000 * tu_mult();
+	while (yank__agent_connections(f.r->agent) == conns && tu_now_ms() < end)
+		sched_yield();
+	unsigned long conns_after = yank__agent_connections(f.r->agent);
+	/* Settled: the agent took the connection and is back asleep. */
+	int a = switches_at(st), b = -2;
+	for (int tries = 0; tries < 20 && a != b; tries++) {
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+		b = a;
+		a = switches_at(st);
+	}
+	struct timespec ts = { 2, 0 };
+	nanosleep(&ts, NULL); /* a measurement window, not a synchronisation */
+	b = switches_at(st);
+
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	cr_assert_eq(full_errno, EMFILE, "the test did not reach the fd limit");
+	cr_assert_eq(e, 0, "the yanker could not connect");
+	cr_assert_neq(conns_after, conns, "at the fd limit the agent never took the connection");
+	cr_assert_eq(a, b, "at the fd limit the idle agent woke up %d times in 2 s", b - a);
+	close(st);
 	yank_close(f.r);
 }

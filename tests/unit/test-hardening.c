@@ -258,3 +258,253 @@ Test(hardening, cancel_inside_register_under_contention)
 	registry_still_works(r, seg, "register under contention");
 	yank_close(r);
 }
+
+/* ---- a host that closes every fd and reuses the numbers ---- */
+
+Test(hardening, host_that_closes_our_fds_keeps_its_files)
+{
+	const char *seg = tu_segment("closerange");
+	struct rb_peer o;
+	cr_assert_eq(rb_peer_start(&o, NULL), 0);
+	PEER_OK(&o, "open %s", seg);
+	PEER_OK(&o, "inst c:x");
+	PEER_OK(&o, "cb c:x");
+	PEER_OK(&o, "closerange"); /* our listener and reserve now name host files */
+	PEER_OK(&o, "inst c:y");
+	PEER_OK(&o, "cb c:y");
+	int far = rb_add_fd(&o, "c:y");
+	yank_registry *r = open_ms(seg, 2000, rb_ms(3000));
+	struct yank_instance y = { YANK_CHARDEV, "y" };
+	struct yank_failure *f = NULL;
+	size_t nf = 0;
+	int e = yank_yank_detailed(r, &y, 1, &f, &nf);
+	cr_assert_eq(e, 0, "yank after the host's close_range: %s (%zu failures, first kind %d err %d)",
+		     yank_strerror(e), nf, nf ? (int)f[0].kind : -1, nf ? f[0].err : 0);
+	yank_failures_free(f, nf);
+	cr_assert(rb_event_is(&o, 5000, "cb c:y"), "the agent made again ran no callback");
+	cr_assert(rb_sees_eof(far, rb_ms(2000)), "the fd was not shut down");
+	PEER_OK(&o, "hostcheck");
+	PEER_OK(&o, "close");
+	PEER_OK(&o, "hostcheck"); /* yank_close wrote to or closed none of them */
+	yank_close(r);
+	rb_peer_kill(&o);
+	close(far);
+}
+
+/* ---- an owner is a process image ---- */
+
+Test(hardening, an_image_that_execs_can_register_its_names_again)
+{
+	const char *seg = tu_segment("exec");
+	struct rb_peer o;
+	cr_assert_eq(rb_peer_start(&o, NULL), 0);
+	PEER_OK(&o, "open %s", seg);
+	PEER_OK(&o, "inst c:x");
+	PEER_OK(&o, "inst b:disk");
+	PEER_OK(&o, "cb c:x");
+	PEER_OK(&o, "exec"); /* same pid, same start time, a new image */
+	PEER_OK(&o, "open %s", seg);
+	PEER_OK(&o, "inst c:x");
+	PEER_OK(&o, "cb c:x");
+	yank_registry *r = open_ms(seg, 2000, rb_ms(3000));
+	cr_assert_eq(yank_yank(r, &CX, 1), 0, "the new image's callback");
+	cr_assert(rb_event_is(&o, 5000, "cb c:x"), "the new image's callback did not run");
+	/* The old image's other name went with it. */
+	struct yank_instance d = { YANK_BLOCK_NODE, "disk" };
+	cr_assert_eq(yank_yank(r, &d, 1), -ENOENT, "the old image's block-node survived");
+	yank_close(r);
+	rb_peer_kill(&o);
+}
+
+Test(hardening, gc_reaps_what_an_image_that_exec_d_left)
+{
+	const char *seg = tu_segment("exec-gc");
+	struct rb_peer o;
+	cr_assert_eq(rb_peer_start(&o, NULL), 0);
+	PEER_OK(&o, "open %s", seg);
+	PEER_OK(&o, "inst c:x");
+	rb_add_fd(&o, "c:x");
+	PEER_OK(&o, "exec"); /* and does not open the registry again */
+	yank_registry *r = open_ms(seg, 2000, 1000);
+	struct yank_status st;
+	cr_assert_eq(yank_status(r, &st), 0);
+	cr_assert_eq(st.dead_processes, 1, "status counts the old image as live");
+	cr_assert_eq(st.live_processes, 0);
+	if (rb_have_yankctl("yankctl gc after exec")) {
+		char out[256];
+		long dt;
+		int rc = rb_yankctl(seg, 2000, NULL, 10000, out, sizeof(out), &dt, "gc", NULL);
+		cr_assert_eq(rc, 0, "yankctl gc exited %d", rc);
+		cr_assert(strstr(out, "1"), "yankctl gc reaped nothing: '%s'", out);
+	} else {
+		size_t n = 0;
+		cr_assert_eq(yank_gc(r, &n), 0);
+		cr_assert_eq(n, 1);
+	}
+	cr_assert_eq(yank_yank(r, &CX, 1), -ENOENT, "the old image's instance survived gc");
+	yank_close(r);
+	rb_peer_kill(&o);
+}
+
+/* ---- somebody else at a dead owner's agent address ---- */
+
+/* Bind @path as uid 65534 and answer every request: "all ran". */
+static pid_t impostor(const char *path, int ready)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+		_exit(2);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 8) < 0)
+		_exit(3);
+	tu_write_byte(ready, 'r');
+	static char buf[WIRE_MAX_MSG];
+	static struct wire_item items[WIRE_MAX_ITEMS];
+	for (int k = 0; k < 20; k++) {
+		struct pollfd p = { l, POLLIN, 0 };
+		if (poll(&p, 1, 20000) <= 0)
+			_exit(0);
+		int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		ssize_t n = c < 0 ? -1 : recv(c, buf, sizeof(buf), 0);
+		struct wire_msg m = { .items = items };
+		if (n > 0 && yank__wire_decode(buf, (size_t)n, &m) == 0 && m.op == WIRE_YANK) {
+			for (uint32_t i = 0; i < m.n; i++)
+				items[i].status = WS_RAN;
+			struct wire_msg res = { .op = WIRE_RES, .n = m.n, .items = items,
+						.deadline = m.deadline };
+			size_t len;
+			if (yank__wire_encode(&res, buf, sizeof(buf), &len) == 0)
+				send(c, buf, len, MSG_NOSIGNAL);
+		}
+		if (c >= 0)
+			close(c);
+	}
+	_exit(0);
+}
+
+Test(hardening, a_socket_posing_as_a_dead_owners_agent_is_not_believed)
+{
+	const char *seg = tu_segment("impostor");
+	struct rb_peer o;
+	cr_assert_eq(rb_peer_start(&o, NULL), 0);
+	PEER_OK(&o, "open %s", seg);
+	PEER_OK(&o, "inst c:x");
+	PEER_OK(&o, "cb c:x");
+	yank_registry *r = open_ms(seg, 2000, rb_ms(2000));
+	struct proc_view pv = { 0 };
+	const struct seg *s = &r->seg;
+	for (uint32_t i = 0; i < s->cap_proc && !pv.agent_len; i++)
+		if (yank__read_proc(s, i, &pv) < 0)
+			pv.agent_len = 0;
+	cr_assert(pv.agent_len > 0, "no agent recorded");
+	rb_peer_kill(&o); /* kill -9: nothing is cleaned up */
+	/* As if its directory were open to all, as abstract names were. */
+	char dir[AGENT_ADDR_MAX + 1];
+	memcpy(dir, pv.agent, pv.agent_len);
+	dir[pv.agent_len] = '\0';
+	*strrchr(dir, '/') = '\0';
+	/* Another agent's start may have swept the dead owner's directory; as
+	 * the impostor's, no sweep of ours touches it again. */
+	if (mkdir(dir, 0777) < 0)
+		cr_assert_eq(errno, EEXIST);
+	cr_assert_eq(chown(dir, 65534, 65534), 0);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	int ready[2];
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	char path[AGENT_ADDR_MAX + 1];
+	memcpy(path, pv.agent, pv.agent_len);
+	path[pv.agent_len] = '\0';
+	pid_t imp = impostor(path, ready[1]);
+	cr_assert_eq(tu_read_byte(ready[0], rb_ms(5000)), 'r', "the impostor did not bind");
+	struct yank_failure *f = NULL;
+	size_t nf = 0;
+	int e = yank_yank_detailed(r, &CX, 1, &f, &nf);
+	cr_assert_eq(e, -EIO, "a yank answered by an impostor: %s", yank_strerror(e));
+	cr_assert_eq(nf, 1);
+	cr_assert(f[0].kind == YANK_FAIL_OWNER_GONE || f[0].kind == YANK_FAIL_NO_AGENT,
+		  "failure kind %d", (int)f[0].kind);
+	yank_failures_free(f, nf);
+	kill(imp, SIGKILL);
+	tu_wait(imp, 5000);
+	unlink(path);
+	rmdir(dir);
+	yank_close(r);
+}
+
+/* ---- a flood of connections from our own uid ---- */
+
+/* Keep up to 400 connections to @path open, making new ones as fast as the
+ * backlog takes them, for at most @ms; stop when @stop is readable. */
+static pid_t flooder(const char *path, int stop, long ms)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	static int c[400];
+	int n = 0, next = 0;
+	long end = tu_now_ms() + ms;
+	while (tu_now_ms() < end) {
+		struct pollfd p = { stop, POLLIN, 0 };
+		if (poll(&p, 1, 0) > 0)
+			break;
+		int s;
+		if (yank__agent_connect(path, (uint32_t)strlen(path), &s) < 0) {
+			struct timespec ts = { 0, 200000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (n == 400) {
+			close(c[next]);
+			c[next] = s;
+			next = (next + 1) % 400;
+		} else {
+			c[n++] = s;
+		}
+	}
+	_exit(0);
+}
+
+Test(hardening, under_a_connection_flood_every_callback_yank_succeeds)
+{
+	const char *seg = tu_segment("flood");
+	struct rb_peer o;
+	cr_assert_eq(rb_peer_start(&o, NULL), 0);
+	PEER_OK(&o, "open %s agent=%ld", seg, rb_ms(5000));
+	PEER_OK(&o, "inst c:x");
+	PEER_OK(&o, "cb c:x");
+	yank_registry *r = open_ms(seg, 2000, rb_ms(5000));
+	struct proc_view pv = { 0 };
+	for (uint32_t i = 0; i < r->seg.cap_proc && !pv.agent_len; i++)
+		if (yank__read_proc(&r->seg, i, &pv) < 0)
+			pv.agent_len = 0;
+	char path[AGENT_ADDR_MAX + 1];
+	memcpy(path, pv.agent, pv.agent_len);
+	path[pv.agent_len] = '\0';
+	int stop[2];
+	cr_assert_eq(pipe2(stop, O_CLOEXEC), 0);
+	pid_t fl = flooder(path, stop[0], rb_ms(60000));
+	int ok = 0;
+	for (int i = 0; i < 10; i++) {
+		struct yank_failure *f = NULL;
+		size_t nf = 0;
+		int e = yank_yank_detailed(r, &CX, 1, &f, &nf);
+		if (e == 0 && rb_event_is(&o, 5000, "cb c:x"))
+			ok++;
+		else
+			cr_log_error("yank %d under the flood: %s, first failure kind %d err %d", i,
+				     yank_strerror(e), nf ? (int)f[0].kind : -1, nf ? f[0].err : 0);
+		yank_failures_free(f, nf);
+	}
+	tu_write_byte(stop[1], 's');
+	tu_wait(fl, 10000);
+	cr_assert_eq(ok, 10, "%d of 10 callback yanks succeeded under the flood", ok);
+	yank_close(r);
+	rb_peer_kill(&o);
+}

@@ -39,11 +39,15 @@ static inline int tu_mult(void)
 	return v > 0 ? v : 1;
 }
 
-/* A segment name private to this test process. */
+/* A segment name private to this test process, under the run's prefix
+ * (which the runner sweeps at its end) when it has one. */
 static inline const char *tu_segment(const char *tag)
 {
-	static char buf[128];
-	snprintf(buf, sizeof(buf), "/yank-test-%d-%s", (int)getpid(), tag);
+	static char buf[192];
+	const char *prefix = getenv("YANK_TEST_PREFIX");
+	if (!prefix || strlen(prefix) > 100)
+		prefix = "/yank-test";
+	snprintf(buf, sizeof(buf), "%s-%d-%s", prefix, (int)getpid(), tag);
 	shm_unlink(buf);
 	return buf;
 }
