@@ -66,7 +66,8 @@ static const struct {
 	 "name, the pid and command of the process that owns it, and how many fd\n"
 	 "and callback records it carries.  An owner that died and was not reaped\n"
 	 "yet shows as <dead>.  A segment that does not exist is an empty registry:\n"
-	 "nothing is printed (\"[]\" with --json) and the exit status is 0.\n"
+	 "nothing is printed (\"[]\" with --json) and the exit status is 0; when its\n"
+	 "name was given, \"no registry named NAME\" goes to stderr.\n"
 	 "\n"
 	 "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
 	 "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
@@ -97,8 +98,8 @@ static const struct {
 			"Report the segment's health: layout version, size, capacity used per\n"
 			"table, processes live and dead, who holds the registry lock, torn slots\n"
 			"and the result of an integrity check.  Exit status 4 when the check\n"
-			"fails or the segment cannot be opened; a segment that does not exist is\n"
-			"reported as such with status 0.\n"},
+			"fails or the segment cannot be used (the report then says why); a\n"
+			"segment that does not exist is reported as such with status 0.\n"},
 	{YC_CMD_GC, "Usage: yankctl [OPTIONS] gc\n"
 		    "\n"
 		    "Remove the records of processes that are gone now, rather than when a\n"
