@@ -121,14 +121,19 @@ static int not_ready(uint32_t state)
 	return -EPROTO;
 }
 
-/* The stored geometry against the one its capacities imply. */
-static int check_geometry(const struct seg_hdr *h, size_t size, struct geometry *g)
+/*
+ * The stored geometry against the one the capacities imply.  The caller
+ * read the capacities once: any writer can change the header, and what was
+ * checked must be what is used.
+ */
+static int check_geometry(const struct seg_hdr *h, const struct seg *caps, size_t size,
+			  struct geometry *g)
 {
-	uint32_t ci = h->cap_inst, nb = h->nbuckets;
-	if (geometry(h->cap_proc, ci, h->cap_rec, nb, g) < 0) {
+	uint32_t ci = caps->cap_inst, nb = caps->nbuckets;
+	if (geometry(caps->cap_proc, ci, caps->cap_rec, nb, g) < 0) {
 		yank__detail_set("capacities out of range: %u processes, %u instances, "
 				 "%u records, %u buckets",
-				 h->cap_proc, ci, h->cap_rec, nb);
+				 caps->cap_proc, ci, caps->cap_rec, nb);
 		return -EPROTO;
 	}
 	if (nb != buckets_for(ci)) {
@@ -180,18 +185,23 @@ int yank__seg_validate(void *base, size_t size, struct seg *out)
 	uint32_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
 	if (state != SEG_STATE_READY)
 		return not_ready(state);
+	struct seg caps = {
+		.cap_proc = h->cap_proc,
+		.cap_inst = h->cap_inst,
+		.cap_rec = h->cap_rec,
+		.nbuckets = h->nbuckets,
+	};
 	struct geometry g;
-	int r = check_geometry(h, size, &g);
+	int r = check_geometry(h, &caps, size, &g);
 	if (r < 0)
 		return r;
-	uint32_t cp = h->cap_proc, ci = h->cap_inst, cr = h->cap_rec, nb = h->nbuckets;
 	char *b = base;
 	out->hdr = h;
 	out->size = size;
-	out->cap_proc = cp;
-	out->cap_inst = ci;
-	out->cap_rec = cr;
-	out->nbuckets = nb;
+	out->cap_proc = caps.cap_proc;
+	out->cap_inst = caps.cap_inst;
+	out->cap_rec = caps.cap_rec;
+	out->nbuckets = caps.nbuckets;
 	out->procs = (struct proc_slot *)(b + g.off_proc);
 	out->insts = (struct inst_slot *)(b + g.off_inst);
 	out->recs = (struct rec_slot *)(b + g.off_rec);
