@@ -186,6 +186,17 @@ int yank_status(yank_registry *reg, struct yank_status *out);
 const char *yank_segment_name(const yank_registry *reg);
 
 const char *yank_strerror(int err);
+
+/*
+ * Why the calling thread's last yank_open(), yank_open_with() or
+ * yank_open_existing() failed, beyond its errno: which trust rule refused
+ * the segment (its owner, mode or group), which header field is wrong
+ * (magic, layout version, size), or that no registry has that name.
+ * Each of those calls clears it first, so it is "" after a success and
+ * after a failure with nothing more to say.  Never NULL.  The string is
+ * the thread's own and stays valid until its next open call.
+ */
+const char *yank_error_detail(void);
 const char *yank_version(void);
 
 /* "block-node", "chardev", "migration", or NULL for a bad value. */

@@ -169,6 +169,8 @@ YANK_PUBLIC const char *yank_version(void)
 static int open_common(const char *segment, const struct yank_open_opts *opts, int create,
 		       yank_registry **out)
 {
+	/* A success leaves no stale detail behind for yank_error_detail(). */
+	yank__detail_clear();
 	if (!out)
 		return -EINVAL;
 	pthread_once(&fork_once, install_fork_hooks);
@@ -184,8 +186,10 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 	/* Bounded means bounded: past ten minutes a wait is a hang. */
 	if (p.wait_ms > MAX_WAIT_MS)
 		p.wait_ms = MAX_WAIT_MS;
-	if (create && !yank__seg_bytes(p.cap_proc, p.cap_inst, p.cap_rec))
+	if (create && !yank__seg_bytes(p.cap_proc, p.cap_inst, p.cap_rec)) {
+		yank__detail_set("capacities out of range (1 to 4194304 each)");
 		return -EINVAL;
+	}
 	struct yank_registry *reg = calloc(1, sizeof(*reg));
 	if (!reg)
 		return -ENOMEM;

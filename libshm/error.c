@@ -1,14 +1,42 @@
 /*
  * yank_strerror: a static table, so it is thread-safe and needs no buffer.
  * Where SPEC or QEMU give the wording, it is theirs.
+ *
+ * yank_error_detail: why the last open failed, in one thread-local buffer.
+ * An errno cannot say which trust rule refused a segment or which header
+ * field is wrong; this can, without changing any return value.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <yank.h>
 
 #include "internal.h"
+#include "segment.h"
+
+/* Thread-local, so a failure in one thread never reads as another's. */
+static __thread char detail[256];
+
+void yank__detail_set(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+}
+
+void yank__detail_clear(void)
+{
+	detail[0] = '\0';
+}
+
+YANK_PUBLIC const char *yank_error_detail(void)
+{
+	return detail;
+}
 
 static const struct {
 	int err;

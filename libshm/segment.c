@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,38 +76,132 @@ int yank__seg_resolve_name(const char *arg, char *out, size_t len)
 		name = buf;
 	}
 	size_t n = strlen(name);
-	if (n >= len || n > SEG_NAME_MAX)
+	if (n >= len || n > SEG_NAME_MAX) {
+		yank__detail_set("segment name longer than %d bytes", SEG_NAME_MAX);
 		return -ENAMETOOLONG;
+	}
 	/* shm_open wants "/name" with no further slash. */
-	if (name[0] != '/' || n < 2 || strchr(name + 1, '/'))
+	if (name[0] != '/' || n < 2 || strchr(name + 1, '/')) {
+		yank__detail_set("not a segment name: expected '/' and up to %d more bytes "
+				 "with no other '/'",
+				 SEG_NAME_MAX - 1);
 		return -EINVAL;
+	}
 	memcpy(out, name, n + 1);
+	return 0;
+}
+
+/* Which part of the format word differs: each part is a different cause. */
+static int format_mismatch(uint32_t got)
+{
+	uint32_t want = seg_format();
+	if ((got & 0xff) != (want & 0xff))
+		yank__detail_set("layout version %u, where this library reads version %u",
+				 got & 0xff, want & 0xff);
+	else if ((got >> 8 & 0xff) != (want >> 8 & 0xff))
+		yank__detail_set("created with a %u-byte pthread mutex, %u bytes here "
+				 "(another C library or ABI)",
+				 got >> 8 & 0xff, want >> 8 & 0xff);
+	else if ((got >> 16 & 0xff) != (want >> 16 & 0xff))
+		yank__detail_set("created by a process with %u-byte pointers, %u bytes here "
+				 "(a 32-bit and a 64-bit build)",
+				 got >> 16 & 0xff, want >> 16 & 0xff);
+	else
+		yank__detail_set("instance slots of %u bytes, %u bytes here (another build "
+				 "of the same layout version)",
+				 (got >> 24) * 8, (want >> 24) * 8);
+	return -EPROTO;
+}
+
+static int not_ready(uint32_t state)
+{
+	yank__detail_set("header has its magic but is not marked ready (state %u): its "
+			 "creator was interrupted or it was damaged",
+			 state);
+	return -EPROTO;
+}
+
+/*
+ * The stored geometry against the one the capacities imply.  The caller
+ * read the capacities once: any writer can change the header, and what was
+ * checked must be what is used.
+ */
+static int check_geometry(const struct seg_hdr *h, const struct seg *caps, size_t size,
+			  struct geometry *g)
+{
+	uint32_t ci = caps->cap_inst, nb = caps->nbuckets;
+	if (geometry(caps->cap_proc, ci, caps->cap_rec, nb, g) < 0) {
+		yank__detail_set("capacities out of range: %u processes, %u instances, "
+				 "%u records, %u buckets",
+				 caps->cap_proc, ci, caps->cap_rec, nb);
+		return -EPROTO;
+	}
+	if (nb != buckets_for(ci)) {
+		yank__detail_set("%u hash buckets for %u instances, where %u were expected", nb,
+				 ci, buckets_for(ci));
+		return -EPROTO;
+	}
+	if (h->size != size) {
+		yank__detail_set("size mismatch: the header says %llu bytes, the file is %zu "
+				 "(truncated or extended by another process?)",
+				 (unsigned long long)h->size, size);
+		return -EPROTO;
+	}
+	if (g->size != size) {
+		yank__detail_set("size mismatch: its capacities need %llu bytes, the file is "
+				 "%zu",
+				 (unsigned long long)g->size, size);
+		return -EPROTO;
+	}
+	if (h->off_proc != g->off_proc || h->off_inst != g->off_inst ||
+	    h->off_rec != g->off_rec || h->off_bucket != g->off_bucket) {
+		yank__detail_set("table offsets do not match the capacities (process, "
+				 "instance, record, bucket tables at %llu, %llu, %llu, %llu; "
+				 "expected %llu, %llu, %llu, %llu)",
+				 (unsigned long long)h->off_proc, (unsigned long long)h->off_inst,
+				 (unsigned long long)h->off_rec, (unsigned long long)h->off_bucket,
+				 (unsigned long long)g->off_proc, (unsigned long long)g->off_inst,
+				 (unsigned long long)g->off_rec, (unsigned long long)g->off_bucket);
+		return -EPROTO;
+	}
 	return 0;
 }
 
 int yank__seg_validate(void *base, size_t size, struct seg *out)
 {
-	if (size < sizeof(struct seg_hdr))
+	if (size < sizeof(struct seg_hdr)) {
+		yank__detail_set("truncated: %zu bytes, shorter than a header (%zu bytes)", size,
+				 sizeof(struct seg_hdr));
 		return -EPROTO;
+	}
 	struct seg_hdr *h = base;
-	if (h->magic != SEG_MAGIC || h->format != seg_format())
+	if (h->magic != SEG_MAGIC) {
+		yank__detail_set("bad magic 0x%08x, expected 0x%08x: not a yank registry",
+				 h->magic, SEG_MAGIC);
 		return -EPROTO;
-	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != SEG_STATE_READY)
-		return -EPROTO;
-	uint32_t cp = h->cap_proc, ci = h->cap_inst, cr = h->cap_rec, nb = h->nbuckets;
+	}
+	if (h->format != seg_format())
+		return format_mismatch(h->format);
+	uint32_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+	if (state != SEG_STATE_READY)
+		return not_ready(state);
+	struct seg caps = {
+		.cap_proc = h->cap_proc,
+		.cap_inst = h->cap_inst,
+		.cap_rec = h->cap_rec,
+		.nbuckets = h->nbuckets,
+	};
 	struct geometry g;
-	if (geometry(cp, ci, cr, nb, &g) < 0 || nb != buckets_for(ci))
-		return -EPROTO;
-	if (h->size != size || g.size != size || h->off_proc != g.off_proc ||
-	    h->off_inst != g.off_inst || h->off_rec != g.off_rec || h->off_bucket != g.off_bucket)
-		return -EPROTO;
+	int r = check_geometry(h, &caps, size, &g);
+	if (r < 0)
+		return r;
 	char *b = base;
 	out->hdr = h;
 	out->size = size;
-	out->cap_proc = cp;
-	out->cap_inst = ci;
-	out->cap_rec = cr;
-	out->nbuckets = nb;
+	out->cap_proc = caps.cap_proc;
+	out->cap_inst = caps.cap_inst;
+	out->cap_rec = caps.cap_rec;
+	out->nbuckets = caps.nbuckets;
 	out->procs = (struct proc_slot *)(b + g.off_proc);
 	out->insts = (struct inst_slot *)(b + g.off_inst);
 	out->recs = (struct rec_slot *)(b + g.off_rec);
@@ -161,8 +257,12 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 		return -errno;
 	if ((uint64_t)st.st_size < g.size && ftruncate(fd, (off_t)g.size) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size > g.size)
+	if ((uint64_t)st.st_size > g.size) {
+		yank__detail_set("an uninitialised segment of %llu bytes, more than the %llu "
+				 "bytes its capacities need",
+				 (unsigned long long)st.st_size, (unsigned long long)g.size);
 		return -EPROTO;
+	}
 	void *base = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
@@ -200,27 +300,82 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 	return r;
 }
 
-/*
- * A segment we did not create is used only if it is ours, root's, or a
- * group segment of one of our groups.  The default name is ours alone:
- * anyone can create /yank-<our uid> first, so another owner there is a squatter.
- */
-static int trusted(const struct stat *st, int own_only)
+/* " (name)" for @uid when the user database knows it, else "". */
+static const char *user_label(uid_t uid, char *out, size_t len)
 {
-	if (st->st_mode & 0007)
-		return 0;
-	uid_t me = geteuid();
-	if (st->st_uid == me || st->st_uid == 0)
-		return 1;
-	if (own_only || (st->st_mode & 0070) == 0)
-		return 0;
-	if (st->st_gid == getegid())
+	char buf[1024];
+	struct passwd pw, *found = NULL;
+	out[0] = '\0';
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		snprintf(out, len, " (%s)", found->pw_name);
+	return out;
+}
+
+static const char *group_label(gid_t gid, char *out, size_t len)
+{
+	char buf[1024];
+	struct group gr, *found = NULL;
+	out[0] = '\0';
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &found) == 0 && found)
+		snprintf(out, len, " (%s)", found->gr_name);
+	return out;
+}
+
+static int in_our_groups(gid_t gid)
+{
+	if (gid == getegid())
 		return 1;
 	gid_t groups[256];
 	int n = getgroups(ARRAY_SIZE(groups), groups);
 	for (int i = 0; i < n; i++)
-		if (groups[i] == st->st_gid)
+		if (groups[i] == gid)
 			return 1;
+	return 0;
+}
+
+/*
+ * A segment we did not create is used only if it is ours, root's, or a
+ * group segment of one of our groups.  The default name is ours alone:
+ * anyone can create /yank-<our uid> first, so another owner there is a squatter.
+ * 0 or -EACCES, with the rule that refused in the detail.
+ */
+static int trusted(const struct stat *st, int own_only)
+{
+	char who[80], grp[80];
+	if (!S_ISREG(st->st_mode)) {
+		yank__detail_set("not a regular shared-memory file (file type 0%o)",
+				 (unsigned)(st->st_mode & S_IFMT) >> 12);
+		return -EACCES;
+	}
+	if (st->st_mode & 0007) {
+		yank__detail_set("mode %04o gives every user access (%s): refused",
+				 (unsigned)(st->st_mode & 07777),
+				 st->st_mode & 0002 ? "world-writable" : "world-readable");
+		return -EACCES;
+	}
+	uid_t me = geteuid();
+	if (st->st_uid == me || st->st_uid == 0)
+		return 0;
+	user_label(st->st_uid, who, sizeof(who));
+	if (own_only) {
+		yank__detail_set("owned by uid %u%s: the default registry name is trusted "
+				 "only when it is ours (uid %u) or root's",
+				 (unsigned)st->st_uid, who, (unsigned)me);
+		return -EACCES;
+	}
+	if ((st->st_mode & 0070) == 0) {
+		yank__detail_set("owned by uid %u%s, neither us (uid %u) nor root, and not "
+				 "shared with a group",
+				 (unsigned)st->st_uid, who, (unsigned)me);
+		return -EACCES;
+	}
+	if (!in_our_groups(st->st_gid)) {
+		yank__detail_set("owned by uid %u%s and shared with group %u%s, which we "
+				 "are not in",
+				 (unsigned)st->st_uid, who, (unsigned)st->st_gid,
+				 group_label(st->st_gid, grp, sizeof(grp)));
+		return -EACCES;
+	}
 	return 0;
 }
 
@@ -234,26 +389,28 @@ static int try_attach(int fd, int own_only, struct seg *out)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!trusted(&st, own_only))
-		return -EACCES;
+	int r = trusted(&st, own_only);
+	if (r < 0)
+		return r;
 	if (st.st_size == 0)
 		return -EAGAIN;
-	if ((size_t)st.st_size < sizeof(struct seg_hdr))
+	if ((size_t)st.st_size < sizeof(struct seg_hdr)) {
+		yank__detail_set("truncated: the file is %llu bytes, shorter than a header "
+				 "(%zu bytes)",
+				 (unsigned long long)st.st_size, sizeof(struct seg_hdr));
 		return -EPROTO;
+	}
 	size_t size = (size_t)st.st_size;
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
 	struct seg_hdr *h = base;
-	int r;
 	uint32_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
 	uint32_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
-	if (magic == 0 && state != SEG_STATE_READY)
-		r = -EAGAIN; /* a creator at work, or one that died */
-	else if (magic == 0)
-		r = -EAGAIN; /* READY, magic not yet stored: being published */
-	else if (state != SEG_STATE_READY)
-		r = -EPROTO;
+	if (magic == 0)
+		r = -EAGAIN; /* a creator at work, one that died, or publishing */
+	else if (magic == SEG_MAGIC && state != SEG_STATE_READY)
+		r = not_ready(state);
 	else
 		r = yank__seg_validate(base, size, out);
 	if (r == 0) {
@@ -266,6 +423,36 @@ static int try_attach(int fd, int own_only, struct seg *out)
 	return r;
 }
 
+/*
+ * Why shm_open refused, with what the file says about itself.  glibc opens
+ * with O_NOFOLLOW, so a symbolic link planted under the name is ELOOP:
+ * that is a trust refusal, not a lookup failure.
+ */
+static int open_failed(const char *name, int err)
+{
+	char path[sizeof("/dev/shm") + SEG_NAME_MAX], who[80];
+	struct stat st;
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	if (err == -ENOENT) {
+		yank__detail_set("no registry named %s", name);
+		return err;
+	}
+	if (err == -ELOOP) {
+		yank__detail_set("%s is a symbolic link: refused", path);
+		return -EACCES;
+	}
+	if (err != -EACCES || stat(path, &st) < 0) {
+		yank__detail_set("cannot open %s: %s", path, strerror(-err));
+		return err;
+	}
+	yank__detail_set("%s (owner uid %u%s, group %u, mode %04o) does not let uid %u read "
+			 "and write it",
+			 path, (unsigned)st.st_uid, user_label(st.st_uid, who, sizeof(who)),
+			 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777),
+			 (unsigned)geteuid());
+	return err;
+}
+
 int yank__seg_open(const char *name, const struct seg_params *p, int create, struct seg *out)
 {
 	struct seg s = { 0 };
@@ -275,7 +462,7 @@ int yank__seg_open(const char *name, const struct seg_params *p, int create, str
 	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
 	int fd = shm_open(s.name, flags, p->use_group ? 0660 : 0600);
 	if (fd < 0)
-		return -errno;
+		return open_failed(s.name, -errno);
 	int own_only = (!name || !*name) && !getenv("YANK_SEGMENT");
 	uint64_t deadline = yank__now_ns() + (uint64_t)p->wait_ms * 1000000u;
 	for (;;) {
@@ -285,6 +472,10 @@ int yank__seg_open(const char *name, const struct seg_params *p, int create, str
 		if (ofd_lock(fd, F_WRLCK) == 0) {
 			/* Alone among initialisers: check again, then finish the job. */
 			r = try_attach(fd, own_only, &s);
+			if (r == -EAGAIN && !create)
+				yank__detail_set("no registry named %s: the segment exists but "
+						 "was never initialised",
+						 s.name);
 			if (r == -EAGAIN)
 				r = create ? initialise(fd, p, &s) : -ENOENT;
 			ofd_lock(fd, F_UNLCK);
@@ -292,6 +483,8 @@ int yank__seg_open(const char *name, const struct seg_params *p, int create, str
 				break;
 		}
 		if (yank__now_ns() > deadline) {
+			yank__detail_set("its creator did not finish initialising it within %u ms",
+					 p->wait_ms);
 			r = -ETIMEDOUT;
 			break;
 		}

@@ -34,6 +34,14 @@ struct seg_params {
 	uint32_t wait_ms; /* how long to wait for a creator that is still initialising */
 };
 
+/*
+ * The detail behind yank_error_detail() (error.c).  The open path sets it
+ * where it knows why it fails; open_common clears it first, so a success
+ * leaves it empty.
+ */
+__attribute__((format(printf, 1, 2))) void yank__detail_set(const char *fmt, ...);
+void yank__detail_clear(void);
+
 /* Resolve @arg, $YANK_SEGMENT, or "/yank-<uid>" into @out. */
 int yank__seg_resolve_name(const char *arg, char *out, size_t len);
 

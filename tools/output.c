@@ -299,9 +299,10 @@ int yc_print_status_json(FILE *f, const char *segment, const struct yank_status 
 	detail_of(st, detail);
 	holder = st->lock_holder ? json_integer(st->lock_holder) : json_null();
 	return dump_line(
-		f, json_pack("{s:o, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+		f, json_pack("{s:o, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
 			     "s:{s:I, s:I, s:I, s:I}, s:{s:o, s:b}, s:I, s:{s:b, s:o}}",
-			     "segment", yc_json_name(segment), "exists", 1, "layout_version",
+			     "segment", yc_json_name(segment), "exists", 1, "ok",
+			     st->integrity == 0, "layout_version",
 			     (json_int_t)st->layout_version, "segment_bytes",
 			     (json_int_t)st->segment_bytes, "instances", "used",
 			     (json_int_t)st->used_instances, "max", (json_int_t)st->max_instances,
@@ -316,6 +317,24 @@ int yc_print_status_json(FILE *f, const char *segment, const struct yank_status 
 			     st->integrity ? yc_json_name(detail[0] ? detail
 								    : yank_strerror(st->integrity))
 					   : json_null()));
+}
+
+void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail)
+{
+	char buf[320], esc[1100];
+
+	fprintf(f, "segment:         %s\n", yc_escape(segment, buf, sizeof(buf)));
+	fprintf(f, "state:           unusable: %s\n", yank_strerror(err));
+	if (*detail)
+		fprintf(f, "detail:          %s\n", yc_escape(detail, esc, sizeof(esc)));
+}
+
+int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail)
+{
+	return dump_line(f, json_pack("{s:o, s:b, s:b, s:s, s:o}", "segment",
+				      yc_json_name(segment), "exists", 1, "ok", 0, "error",
+				      yank_strerror(err), "detail",
+				      *detail ? yc_json_name(detail) : json_null()));
 }
 
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)

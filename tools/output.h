@@ -22,6 +22,14 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n)
 void yc_print_status(FILE *f, const char *segment, const struct yank_status *st);
 int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st);
 
+/*
+ * The report on a segment that could not be opened: its name, the error
+ * and the library's detail (yank_error_detail(), possibly "").  The JSON
+ * form is {"segment", "exists": true, "ok": false, "error", "detail"}.
+ */
+void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail);
+int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail);
+
 /* One "yankctl: INSTANCE: pid P, fd F: reason" line per record. */
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n);
 

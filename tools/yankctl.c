@@ -66,7 +66,8 @@ static const struct {
 	 "name, the pid and command of the process that owns it, and how many fd\n"
 	 "and callback records it carries.  An owner that died and was not reaped\n"
 	 "yet shows as <dead>.  A segment that does not exist is an empty registry:\n"
-	 "nothing is printed (\"[]\" with --json) and the exit status is 0.\n"
+	 "nothing is printed (\"[]\" with --json) and the exit status is 0; when its\n"
+	 "name was given, \"no registry named NAME\" goes to stderr.\n"
 	 "\n"
 	 "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
 	 "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
@@ -97,8 +98,8 @@ static const struct {
 			"Report the segment's health: layout version, size, capacity used per\n"
 			"table, processes live and dead, who holds the registry lock, torn slots\n"
 			"and the result of an integrity check.  Exit status 4 when the check\n"
-			"fails or the segment cannot be opened; a segment that does not exist is\n"
-			"reported as such with status 0.\n"},
+			"fails or the segment cannot be used (the report then says why); a\n"
+			"segment that does not exist is reported as such with status 0.\n"},
 	{YC_CMD_GC, "Usage: yankctl [OPTIONS] gc\n"
 		    "\n"
 		    "Remove the records of processes that are gone now, rather than when a\n"
@@ -134,11 +135,46 @@ static const char *segment_label(const struct yc_args *a, char *buf, size_t size
 	return buf;
 }
 
+/* The name came from the environment: a user who did not type it must be told. */
+static bool name_from_env(const struct yc_args *a)
+{
+	const char *env = getenv("YANK_SEGMENT");
+
+	return !a->segment && env && *env;
+}
+
+/*
+ * What an error message is about: "segment NAME", or "$YANK_SEGMENT=NAME"
+ * when the environment chose it.  NAME escaped, into @buf.
+ */
+static const char *what_segment(const struct yc_args *a, char *buf, size_t size)
+{
+	char name[64], esc[320];
+
+	yc_escape(segment_label(a, name, sizeof(name)), esc, sizeof(esc));
+	snprintf(buf, size, "%s%s", name_from_env(a) ? "$YANK_SEGMENT=" : "segment ", esc);
+	return buf;
+}
+
 static void open_opts(const struct yc_args *a, struct yank_open_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->lock_timeout_ms = a->timeout_ms ? a->timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
 	o->agent_timeout_ms = a->timeout_ms ? a->timeout_ms : DEFAULT_AGENT_TIMEOUT_MS;
+}
+
+/* The library's reason and, when it has one, its detail, escaped. */
+static const char *open_error(int err, char *buf, size_t size)
+{
+	char esc[1100];
+	const char *detail = yank_error_detail();
+
+	if (*detail)
+		snprintf(buf, size, "%s: %s", yank_strerror(err),
+			 yc_escape(detail, esc, sizeof(esc)));
+	else
+		snprintf(buf, size, "%s", yank_strerror(err));
+	return buf;
 }
 
 /*
@@ -148,22 +184,40 @@ static void open_opts(const struct yc_args *a, struct yank_open_opts *o)
 static int open_registry(const struct yc_args *a, yank_registry **reg)
 {
 	struct yank_open_opts o;
-	char buf[64], esc[320];
+	char what[400], why[1200];
 	int r;
 
 	open_opts(a, &o);
 	r = yank_open_existing(a->segment, &o, reg);
-	if (r == -ENOENT)
+	if (r == -ENOENT || r == 0)
 		return r;
-	yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc));
+	what_segment(a, what, sizeof(what));
 	if (r == -EINVAL || r == -ENAMETOOLONG)
 		fprintf(stderr,
-			"yankctl: segment %s: not a segment name: expected '/' and up to 255 "
+			"yankctl: %s: not a segment name: expected '/' and up to 255 "
 			"more bytes with no other '/'\n",
-			esc);
-	else if (r < 0)
-		fprintf(stderr, "yankctl: segment %s: %s\n", esc, yank_strerror(r));
+			what);
+	else
+		fprintf(stderr, "yankctl: %s: %s\n", what, open_error(r, why, sizeof(why)));
 	return r;
+}
+
+/*
+ * A registry that does not exist is empty, but a name someone typed (or
+ * set in the environment) that matches nothing is more likely a typo than
+ * an empty registry: say so on stderr, and leave stdout and status alone.
+ */
+static void note_missing(const struct yc_args *a)
+{
+	char name[64], esc[320];
+
+	if (!a->segment && !name_from_env(a))
+		return;
+	yc_escape(segment_label(a, name, sizeof(name)), esc, sizeof(esc));
+	if (name_from_env(a))
+		fprintf(stderr, "yankctl: $YANK_SEGMENT=%s: no registry named %s\n", esc, esc);
+	else
+		fprintf(stderr, "yankctl: no registry named %s\n", esc);
 }
 
 static void report(yank_registry *reg, const char *what, int err)
@@ -184,6 +238,8 @@ static int cmd_list(const struct yc_args *a)
 	r = open_registry(a, &reg);
 	if (r < 0 && r != -ENOENT)
 		return yc_exit_code(r);
+	if (r == -ENOENT)
+		note_missing(a);
 	if (reg) {
 		r = yank_query(reg, &info, &n);
 		if (r < 0) {
@@ -198,6 +254,16 @@ static int cmd_list(const struct yc_args *a)
 	yank_query_free(info, n);
 	yank_close(reg);
 	return r < 0 ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+/* One JSON value as one line on stdout; consumes @obj. */
+static void print_json_line(json_t *obj)
+{
+	if (!obj)
+		return;
+	json_dumpf(obj, stdout, 0);
+	fputc('\n', stdout);
+	json_decref(obj);
 }
 
 static bool same_instance(const struct yank_instance *want, const struct yank_instance_info *have)
@@ -256,6 +322,31 @@ static void report_missing(yank_registry *reg, const struct yank_instance *list,
 	yank_query_free(info, n_info);
 }
 
+/*
+ * No registry at all: no instance is there, but "Instance not found" would
+ * send the user looking for the instance when the registry name is wrong.
+ */
+static void report_no_registry(const struct yc_args *a)
+{
+	char name[64], esc[320];
+
+	yc_escape(segment_label(a, name, sizeof(name)), esc, sizeof(esc));
+	if (name_from_env(a))
+		fprintf(stderr, "yankctl: $YANK_SEGMENT=%s: no registry named %s: nothing yanked\n",
+			esc, esc);
+	else
+		fprintf(stderr, "yankctl: no registry named %s: nothing yanked\n", esc);
+	if (a->json) {
+		json_t *missing = json_array();
+
+		for (size_t i = 0; missing && i < a->n_instances; i++)
+			json_array_append_new(missing,
+					      yc_qmp_instance_json(a->instances[i].type,
+								   a->instances[i].name));
+		print_json_line(json_pack("{s:o}", "missing", missing));
+	}
+}
+
 static int cmd_yank(const struct yc_args *a)
 {
 	struct yank_failure *failures = NULL;
@@ -265,7 +356,7 @@ static int cmd_yank(const struct yc_args *a)
 
 	r = open_registry(a, &reg);
 	if (r == -ENOENT) {
-		report_missing(NULL, a->instances, a->n_instances, a->json);
+		report_no_registry(a);
 		return YC_EXIT_NOT_FOUND;
 	}
 	if (r < 0)
@@ -314,8 +405,18 @@ static int cmd_status(const struct yc_args *a)
 		}
 		return YC_EXIT_OK;
 	}
-	if (r < 0)
+	if (r == -EINVAL || r == -ENAMETOOLONG)
 		return yc_exit_code(r);
+	/* The operator asked for a report: a segment we cannot use gets one too. */
+	if (r < 0) {
+		const char *seg = segment_label(a, buf, sizeof(buf));
+
+		if (a->json)
+			yc_print_unusable_json(stdout, seg, r, yank_error_detail());
+		else
+			yc_print_unusable(stdout, seg, r, yank_error_detail());
+		return yc_exit_code(r);
+	}
 
 	memset(&st, 0, sizeof(st));
 	r = yank_status(reg, &st);
@@ -352,6 +453,8 @@ static int cmd_gc(const struct yc_args *a)
 	r = open_registry(a, &reg);
 	if (r < 0 && r != -ENOENT)
 		return yc_exit_code(r);
+	if (r == -ENOENT)
+		note_missing(a);
 	if (reg) {
 		r = yank_gc(reg, &reaped);
 		if (r < 0) {
@@ -439,18 +542,26 @@ static void qmp_yank_done(void *ctx, struct yank_failure *failures, size_t n)
 	qmp_release(ctx);
 }
 
+/* Where replies go; @err remembers a failed write, so it is not blamed on the registry. */
+struct qmp_out {
+	int fd;
+	int err;
+};
+
 /* One reply line, in as few write(2) calls as the pipe allows. */
 static int qmp_write(void *opaque, const char *line, size_t len)
 {
-	int fd = *(int *)opaque;
+	struct qmp_out *out = opaque;
 
 	while (len) {
-		ssize_t n = write(fd, line, len);
+		ssize_t n = write(out->fd, line, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			out->err = -errno;
+			return out->err;
+		}
 		line += n;
 		len -= (size_t)n;
 	}
@@ -469,12 +580,12 @@ static int cmd_qmp(const struct yc_args *a)
 		.yank = qmp_yank,
 		.yank_done = qmp_yank_done,
 	};
-	int out_fd = STDOUT_FILENO;
+	struct qmp_out out = {.fd = STDOUT_FILENO};
 	struct yc_qmp *q;
 	int r;
 
 	open_opts(a, &ctx.opts);
-	q = yc_qmp_new(&be, qmp_write, &out_fd);
+	q = yc_qmp_new(&be, qmp_write, &out);
 	if (!q) {
 		fprintf(stderr, "yankctl: qmp: %s\n", strerror(ENOMEM));
 		return YC_EXIT_UNAVAILABLE;
@@ -485,9 +596,65 @@ static int cmd_qmp(const struct yc_args *a)
 	/* The client hung up: that is how a session ends, too. */
 	if (r == -EPIPE || r == -ECONNRESET)
 		r = 0;
+	if (r < 0 && out.err == r) {
+		fprintf(stderr, "yankctl: writing output: %s\n", strerror(-r));
+		return YC_EXIT_USAGE;
+	}
 	if (r < 0)
 		fprintf(stderr, "yankctl: qmp: %s\n", strerror(-r));
 	return r < 0 ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+/*
+ * SIGBUS: whoever may write a segment can truncate it under our mapping,
+ * and the next read of a vanished page faults.  The library may not catch
+ * that in its host; yankctl, the tool an operator reaches for when things
+ * are broken, must not die of it.  The message is formatted before any
+ * segment is mapped, so the handler only calls write(2) and _exit(2).
+ */
+static char sigbus_msg[400];
+static size_t sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, sigbus_msg, sigbus_len) < 0) {
+		/* Nothing left to tell anyone with. */
+	}
+	_exit(YC_EXIT_UNAVAILABLE);
+}
+
+static void catch_sigbus(const struct yc_args *a)
+{
+	struct sigaction sa;
+	char what[400];
+	int n;
+
+	n = snprintf(sigbus_msg, sizeof(sigbus_msg),
+		     "yankctl: %s: segment truncated by another process\n",
+		     what_segment(a, what, sizeof(what)));
+	sigbus_len = n < 0 ? 0 : (size_t)n < sizeof(sigbus_msg) ? (size_t)n : sizeof(sigbus_msg) - 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+ * Output that could not be written is an error of its own (exit 1), not a
+ * registry problem, unless nobody reads it: stdio keeps what it failed to
+ * write, so this flush fails again with the same errno.
+ */
+static int finish_output(int code)
+{
+	int r = fflush(stdout), err = r ? errno : ferror(stdout) ? EIO : 0;
+
+	if (fclose(stdout) != 0 && !err)
+		err = errno;
+	if (!err || err == EPIPE)
+		return code;
+	fprintf(stderr, "yankctl: writing output: %s\n", strerror(err));
+	return code == YC_EXIT_OK ? YC_EXIT_USAGE : code;
 }
 
 int main(int argc, char **argv)
@@ -500,6 +667,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	r = yc_parse_args(argc, argv, &a, msg, sizeof(msg));
+	if (r == 0)
+		catch_sigbus(&a);
 	if (r == -ENOMEM) {
 		fprintf(stderr, "yankctl: %s\n", strerror(ENOMEM));
 		code = YC_EXIT_UNAVAILABLE;
@@ -534,17 +703,5 @@ int main(int argc, char **argv)
 		}
 	}
 	yc_args_free(&a);
-
-	/*
-	 * Output that could not be written is an error, unless nobody reads
-	 * it: stdio keeps what it failed to write, so this flush fails again
-	 * with the same errno.
-	 */
-	r = fflush(stdout);
-	if ((r != 0 || ferror(stdout)) && (r == 0 || errno != EPIPE)) {
-		fprintf(stderr, "yankctl: standard output: %s\n", strerror(r ? errno : EIO));
-		if (code == YC_EXIT_OK)
-			code = YC_EXIT_UNAVAILABLE;
-	}
-	return code;
+	return finish_output(code);
 }

@@ -63,8 +63,18 @@ expect_unavailable() {
 		# shellcheck disable=SC2086
 		expect_rc 4 "$2: $c" "$YANKCTL" --segment "$1" --timeout 300 $c
 		err_has "yankctl: segment $1: " "$2: $c names the segment"
-		check "$2: $c prints nothing on stdout" test ! -s "$T/out"
+		# status still reports (checked below); the others print nothing.
+		if [ "$c" != status ]; then
+			check "$2: $c prints nothing on stdout" test ! -s "$T/out"
+		fi
 	done
+	expect_rc 4 "$2: status report" "$YANKCTL" --segment "$1" --timeout 300 status
+	out_has "segment:         $1" "$2: status report names the segment"
+	out_has "state:           unusable: " "$2: status report gives the failure"
+	expect_rc 4 "$2: status --json report" "$YANKCTL" --segment "$1" --timeout 300 --json status
+	cp "$T/out" "$T/unusable.json"
+	json_check "$T/unusable.json" "d['segment'] == '$1' and d['ok'] is False and d['error'] and d['detail']" \
+		"$2: status --json report"
 }
 
 new_segment random
