@@ -34,6 +34,27 @@ static yank_registry *open_ms(const char *seg, uint32_t lock_ms, uint32_t agent_
 	return r;
 }
 
+/* A peer process that owns c:x with one callback; @opts go to its open. */
+static void peer_owns_cb(struct rb_peer *o, const char *seg, const char *opts)
+{
+	cr_assert_eq(rb_peer_start(o, NULL), 0);
+	PEER_OK(o, "open %s %s", seg, opts);
+	PEER_OK(o, "inst c:x");
+	PEER_OK(o, "cb c:x");
+}
+
+/* The agent path recorded by the only owner in @r's segment. */
+static void agent_path(yank_registry *r, char *path)
+{
+	struct proc_view pv = { 0 };
+	for (uint32_t i = 0; i < r->seg.cap_proc && !pv.agent_len; i++)
+		if (yank__read_proc(&r->seg, i, &pv) < 0)
+			pv.agent_len = 0;
+	cr_assert(pv.agent_len > 0, "no agent recorded");
+	memcpy(path, pv.agent, pv.agent_len);
+	path[pv.agent_len] = '\0';
+}
+
 /* ---- cancellation: no public call may be cancelled half-way ---- */
 
 struct call {
@@ -224,10 +245,7 @@ Test(hardening, cancel_inside_yank)
 {
 	const char *seg = tu_segment("cancel-yank");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s", seg);
-	PEER_OK(&o, "inst c:x");
-	PEER_OK(&o, "cb c:x");
+	peer_owns_cb(&o, seg, "");
 	rb_peer_stop(&o);
 	yank_registry *r = open_ms(seg, 2000, 3000);
 	struct call c = { .r = r, .what = C_YANK };
@@ -265,10 +283,7 @@ Test(hardening, host_that_closes_our_fds_keeps_its_files)
 {
 	const char *seg = tu_segment("closerange");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s", seg);
-	PEER_OK(&o, "inst c:x");
-	PEER_OK(&o, "cb c:x");
+	peer_owns_cb(&o, seg, "");
 	PEER_OK(&o, "closerange"); /* our listener and reserve now name host files */
 	PEER_OK(&o, "inst c:y");
 	PEER_OK(&o, "cb c:y");
@@ -297,11 +312,8 @@ Test(hardening, an_image_that_execs_can_register_its_names_again)
 {
 	const char *seg = tu_segment("exec");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s", seg);
-	PEER_OK(&o, "inst c:x");
+	peer_owns_cb(&o, seg, "");
 	PEER_OK(&o, "inst b:disk");
-	PEER_OK(&o, "cb c:x");
 	PEER_OK(&o, "exec"); /* same pid, same start time, a new image */
 	PEER_OK(&o, "open %s", seg);
 	PEER_OK(&o, "inst c:x");
@@ -392,34 +404,22 @@ Test(hardening, a_socket_posing_as_a_dead_owners_agent_is_not_believed)
 {
 	const char *seg = tu_segment("impostor");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s", seg);
-	PEER_OK(&o, "inst c:x");
-	PEER_OK(&o, "cb c:x");
+	peer_owns_cb(&o, seg, "");
 	yank_registry *r = open_ms(seg, 2000, rb_ms(2000));
-	struct proc_view pv = { 0 };
-	const struct seg *s = &r->seg;
-	for (uint32_t i = 0; i < s->cap_proc && !pv.agent_len; i++)
-		if (yank__read_proc(s, i, &pv) < 0)
-			pv.agent_len = 0;
-	cr_assert(pv.agent_len > 0, "no agent recorded");
+	char path[AGENT_ADDR_MAX + 1], dir[AGENT_ADDR_MAX + 1];
+	agent_path(r, path);
 	rb_peer_kill(&o); /* kill -9: nothing is cleaned up */
-	/* As if its directory were open to all, as abstract names were. */
-	char dir[AGENT_ADDR_MAX + 1];
-	memcpy(dir, pv.agent, pv.agent_len);
-	dir[pv.agent_len] = '\0';
-	*strrchr(dir, '/') = '\0';
-	/* Another agent's start may have swept the dead owner's directory; as
+	/* As if its directory were open to all, as abstract names were.
+	 * Another agent's start may have swept the dead owner's directory; as
 	 * the impostor's, no sweep of ours touches it again. */
+	strcpy(dir, path);
+	*strrchr(dir, '/') = '\0';
 	if (mkdir(dir, 0777) < 0)
 		cr_assert_eq(errno, EEXIST);
 	cr_assert_eq(chown(dir, 65534, 65534), 0);
 	cr_assert_eq(chmod(dir, 0777), 0);
 	int ready[2];
 	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
-	char path[AGENT_ADDR_MAX + 1];
-	memcpy(path, pv.agent, pv.agent_len);
-	path[pv.agent_len] = '\0';
 	pid_t imp = impostor(path, ready[1]);
 	cr_assert_eq(tu_read_byte(ready[0], rb_ms(5000)), 'r', "the impostor did not bind");
 	struct yank_failure *f = NULL;
@@ -475,18 +475,11 @@ Test(hardening, under_a_connection_flood_every_callback_yank_succeeds)
 {
 	const char *seg = tu_segment("flood");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s agent=%ld", seg, rb_ms(5000));
-	PEER_OK(&o, "inst c:x");
-	PEER_OK(&o, "cb c:x");
+	char opts[32], path[AGENT_ADDR_MAX + 1];
+	snprintf(opts, sizeof(opts), "agent=%ld", rb_ms(5000));
+	peer_owns_cb(&o, seg, opts);
 	yank_registry *r = open_ms(seg, 2000, rb_ms(5000));
-	struct proc_view pv = { 0 };
-	for (uint32_t i = 0; i < r->seg.cap_proc && !pv.agent_len; i++)
-		if (yank__read_proc(&r->seg, i, &pv) < 0)
-			pv.agent_len = 0;
-	char path[AGENT_ADDR_MAX + 1];
-	memcpy(path, pv.agent, pv.agent_len);
-	path[pv.agent_len] = '\0';
+	agent_path(r, path);
 	int stop[2];
 	cr_assert_eq(pipe2(stop, O_CLOEXEC), 0);
 	pid_t fl = flooder(path, stop[0], rb_ms(60000));
