@@ -747,12 +747,9 @@ static bool word_complete(const struct yc_qmp *q)
  */
 static const char *word_text(const struct yc_qmp *q, int c, char *out, size_t size)
 {
-	const unsigned char *w = (const unsigned char *)q->buf + q->len - q->word_len;
-	size_t n = q->word_len, o = 0;
-
 	/* The bytes of an oversized value are gone; it is not answered anyway. */
-	if (q->oversize || n > q->len)
-		n = 0;
+	size_t n = q->oversize || q->word_len > q->len ? 0 : q->word_len, o = 0;
+	const unsigned char *w = n ? (const unsigned char *)q->buf + q->len - n : NULL;
 	for (size_t i = 0; i <= n && o + 8 < size; i++) {
 		int b = i < n ? w[i] : c;
 
