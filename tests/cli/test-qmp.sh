@@ -261,7 +261,19 @@ ask "execute and exec-oob" '{"execute":"query-yank","exec-oob":"query-yank"}' \
 ask "exec-oob malformed arguments, id echoed" '{"exec-oob":"yank","id":"x","arguments":{}}' \
 	'{"error": {"class": "GenericError", "desc": "Parameter '"'instances'"' is missing"}, "id": "x"}'
 
+# all_stopped PID: every thread of PID is in the stopped state.
+all_stopped() {
+	local t st
+	for t in /proc/"$1"/task/*/stat; do
+		IFS= read -r st <"$t" || return 1
+		st=${st##*) }
+		[ "${st%% *}" = T ] || return 1
+	done
+}
 kill -STOP "$r_pid"
+# SIGSTOP lands when each thread next runs: until then the agent thread
+# could still run the callback.
+check "the owner is stopped, every thread" wait_for "all_stopped $r_pid"
 send '{"exec-oob":"yank","arguments":{"instances":[{"type":"block-node","node-name":"n0"}]},"id":"stopped"}'
 line=""
 IFS= read -r -t 10 line <&"$qr"
