@@ -1,16 +1,27 @@
 /*
- * The QMP session.  Input is a stream of JSON values with no framing, so
- * a small scanner finds where each top-level value ends (string, escape
- * and bracket state only); Jansson decodes the slice.  Every value gets
- * exactly one reply, malformed ones included, and replies mirror QEMU's
- * classes and wording (qapi/qmp-dispatch.c and the QAPI input visitor) so
- * that QMP clients need no change.
+ * The QMP session.  Input is a stream of JSON values with no framing.  A
+ * lexer as strict as RFC 8259 (and QEMU's json-lexer) splits it into
+ * tokens and counts brackets, so it knows where each top-level value ends
+ * and sees a bad token the moment it arrives; Jansson then decodes the
+ * value.  Replies mirror QEMU's classes and wording (qapi/qmp-dispatch.c
+ * and the QAPI input visitor) so that QMP clients need no change.
  *
- * After malformed input the session answers once, then drops everything up
- * to the next newline, in whatever read(2) it comes: the answers to a byte
- * stream never depend on how it was cut.  Clients that send no newlines
- * (QEMU's python client, go-qemu) send only well-formed JSON; malformed
- * input comes from people and scripts, a line at a time.
+ * Exactly one reply per top-level value, sent as soon as its last byte is
+ * read (a number or literal: at the byte after it, which could have
+ * continued it), whether or not a newline follows.  A value Jansson
+ * refuses (a number out of range, \u0000, a duplicate key, a missing
+ * comma) gets its error and nothing is skipped: clients that send no
+ * newlines (QEMU's python client, go-qemu) stay in step.
+ *
+ * Resynchronisation: a byte that no well-formed value can have at that
+ * point (a bad token, a control byte in a string, a closer that matches
+ * nothing, a comma or colon outside a value, nesting too deep) abandons the
+ * value being received and drops input up to and including the next
+ * newline.  It is answered with one GenericError, unless it comes right
+ * after a value that was answered with an error, on the same line with
+ * only whitespace between: then that error answers for both.  So a line of
+ * garbage followed by a valid line gets two replies.  Nothing depends on
+ * how read(2) cut the bytes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,11 +42,27 @@
 /* Failure records spelt out in one reply; the rest are counted. */
 #define MAX_FAILURES_SHOWN 16
 
-enum scan_kind {
-	SCAN_IDLE,      /* between values */
-	SCAN_CONTAINER, /* inside an object or array */
-	SCAN_STRING,    /* a top-level string */
-	SCAN_TOKEN,     /* a top-level number, literal or garbage */
+enum lex_state {
+	LEX_IDLE,    /* between tokens, inside a value or between values */
+	LEX_STRING,  /* inside a string */
+	LEX_ESCAPE,  /* after a backslash in a string */
+	LEX_UNICODE, /* in the hex digits of a \u escape */
+	LEX_WORD,    /* in a number or a literal */
+	LEX_SKIP,    /* after a mistake: dropping input up to a newline */
+};
+
+/* How far a number has got; only the four marked states may end one. */
+enum num_state {
+	NUM_BAD,   /* cannot be a number any more */
+	NUM_START, /* nothing yet */
+	NUM_MINUS, /* "-" */
+	NUM_ZERO,  /* "0" or "-0", which no digit may follow (ends) */
+	NUM_INT,   /* more integer digits (ends) */
+	NUM_DOT,   /* the ".", which needs a digit */
+	NUM_FRAC,  /* fraction digits (ends) */
+	NUM_E,     /* "e" or "E" */
+	NUM_ESIGN, /* the exponent's sign */
+	NUM_EXP,   /* exponent digits (ends) */
 };
 
 struct yc_qmp {
@@ -46,12 +73,16 @@ struct yc_qmp {
 	bool oob;
 	int dead; /* the first write error: nothing more is answered */
 
-	/* The top-level value being received. */
-	enum scan_kind kind;
-	bool in_string;
-	bool escaped;
-	bool oversize;  /* already answered as too large: drop its bytes */
-	bool skip_line; /* after malformed input: drop bytes up to a newline */
+	bool last_error; /* the latest reply was an error */
+
+	/* The lexer, and the top-level value being received. */
+	enum lex_state state;
+	enum num_state num;
+	const char *literal; /* the literal the current word spells; NULL: a number */
+	size_t word_len;     /* bytes of the current word so far */
+	unsigned int hex;    /* hex digits still due in a \u escape */
+	bool oversize;       /* already answered as too large: drop its bytes */
+	bool shared_error;   /* the last value, on this line, got an error reply */
 	unsigned int depth;
 	char stack[YC_QMP_MAX_DEPTH];
 	char *buf;
@@ -109,6 +140,7 @@ static int reply(struct yc_qmp *q, const char *key, json_t *val, json_t *id)
 {
 	json_t *obj = json_object();
 
+	q->last_error = !strcmp(key, "error");
 	if (!obj || json_object_set_new(obj, key, val) < 0 ||
 	    (id && json_object_set(obj, "id", id) < 0)) {
 		if (!obj)
@@ -142,15 +174,33 @@ __attribute__((format(printf, 4, 5))) static int reply_error(struct yc_qmp *q, j
 	return reply(q, "error", err, id);
 }
 
-int yc_qmp_greet(struct yc_qmp *q)
+/*
+ * QEMU's VersionInfo, with yank's version: the greeting and query-version
+ * carry the same object.  The numbers come from the library's own string,
+ * not from the header yankctl was built with, so both halves always agree.
+ */
+static json_t *version_info(void)
 {
+	const char *v = yank_version();
+	unsigned int major, minor, micro;
 	char package[64];
 
-	snprintf(package, sizeof(package), "yank %s", yank_version());
-	return emit(q,
-		    json_pack("{s:{s:{s:{s:i, s:i, s:i}, s:s}, s:[s]}}", "QMP", "version", "qemu",
-			      "micro", YANK_VERSION_PATCH, "minor", YANK_VERSION_MINOR, "major",
-			      YANK_VERSION_MAJOR, "package", package, "capabilities", "oob"));
+	if (sscanf(v, "%u.%u.%u", &major, &minor, &micro) != 3)
+		major = minor = micro = 0;
+	snprintf(package, sizeof(package), "yank %s", v);
+	/* In the order QEMU 7.2 sends them. */
+	return json_pack("{s:{s:i, s:i, s:i}, s:s}", "qemu", "micro", (int)micro, "minor",
+			 (int)minor, "major", (int)major, "package", package);
+}
+
+int yc_qmp_greet(struct yc_qmp *q)
+{
+	json_t *version = version_info();
+
+	if (!version)
+		return -ENOMEM;
+	return emit(q, json_pack("{s:{s:o, s:[s]}}", "QMP", "version", version, "capabilities",
+				 "oob"));
 }
 
 json_t *yc_json_name(const char *name)
@@ -244,18 +294,42 @@ static int cmd_capabilities(struct yc_qmp *q, json_t *args, json_t *id)
 	return reply(q, "return", json_object(), id);
 }
 
-static int cmd_query(struct yc_qmp *q, json_t *args, json_t *id)
+/*
+ * A command without parameters refuses any, naming one as QAPI does.
+ * Returns 1 if there are none, else the result of answering.
+ */
+static int no_arguments(struct yc_qmp *q, json_t *args, json_t *id)
+{
+	void *it = args ? json_object_iter(args) : NULL;
+
+	if (!it)
+		return 1;
+	return reply_error(q, id, GENERIC, "Parameter '%s' is unexpected",
+			   json_object_iter_key(it));
+}
+
+static int cmd_query_version(struct yc_qmp *q, json_t *args, json_t *id)
+{
+	json_t *version;
+	int r = no_arguments(q, args, id);
+
+	if (r <= 0)
+		return r;
+	version = version_info();
+	if (!version)
+		return -ENOMEM;
+	return reply(q, "return", version, id);
+}
+
+static int cmd_query_yank(struct yc_qmp *q, json_t *args, json_t *id)
 {
 	struct yank_instance_info *info = NULL;
 	json_t *list;
 	size_t n = 0;
-	void *it;
-	int r;
+	int r = no_arguments(q, args, id);
 
-	it = args ? json_object_iter(args) : NULL;
-	if (it)
-		return reply_error(q, id, GENERIC, "Parameter '%s' is unexpected",
-				   json_object_iter_key(it));
+	if (r <= 0)
+		return r;
 	r = q->be.query(q->be.ctx, &info, &n);
 	if (r < 0)
 		return registry_error(q, id, r);
@@ -406,8 +480,52 @@ out:
 	return r;
 }
 
+static int cmd_query_commands(struct yc_qmp *q, json_t *args, json_t *id);
+
+/* What query-commands lists, and the only commands there are. */
+static const struct command {
+	const char *name;
+	bool allow_oob; /* as QEMU's schema says */
+	int (*run)(struct yc_qmp *q, json_t *args, json_t *id);
+} commands[] = {
+	{ "qmp_capabilities", false, cmd_capabilities },
+	{ "query-commands", false, cmd_query_commands },
+	{ "query-version", false, cmd_query_version },
+	{ "query-yank", true, cmd_query_yank },
+	{ "yank", true, cmd_yank },
+};
+
+static int cmd_query_commands(struct yc_qmp *q, json_t *args, json_t *id)
+{
+	json_t *list;
+	int r = no_arguments(q, args, id);
+
+	if (r <= 0)
+		return r;
+	list = json_array();
+	for (size_t i = 0; list && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (json_array_append_new(list, json_pack("{s:s}", "name", commands[i].name)) < 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	if (!list)
+		return -ENOMEM;
+	return reply(q, "return", list, id);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
 static int handle(struct yc_qmp *q, json_t *req)
 {
+	const struct command *c;
 	const char *exec_key = NULL, *key, *cmd;
 	json_t *args = NULL, *id, *val;
 
@@ -448,25 +566,24 @@ static int handle(struct yc_qmp *q, json_t *req)
 				"Expecting capabilities negotiation with 'qmp_capabilities'");
 		return cmd_capabilities(q, args, id);
 	}
-	if (!strcmp(cmd, "qmp_capabilities")) {
-		if (!strcmp(exec_key, "exec-oob"))
-			return reply_error(q, id, GENERIC, "The command %s does not support OOB",
-					   cmd);
+	/* QEMU looks the command up first, then checks how it was sent. */
+	c = find_command(cmd);
+	if (!c)
+		return reply_error(q, id, NOT_FOUND, "The command %s has not been found", cmd);
+	if (!strcmp(exec_key, "exec-oob") && !c->allow_oob)
+		return reply_error(q, id, GENERIC, "The command %s does not support OOB", cmd);
+	if (c->run == cmd_capabilities)
 		return reply_error(q, id, NOT_FOUND,
 				   "Capabilities negotiation is already complete, command ignored");
-	}
-	if (!strcmp(cmd, "query-yank"))
-		return cmd_query(q, args, id);
-	if (!strcmp(cmd, "yank"))
-		return cmd_yank(q, args, id);
-	return reply_error(q, id, NOT_FOUND, "The command %s has not been found", cmd);
+	return c->run(q, args, id);
 }
 
-static void scan_reset(struct yc_qmp *q)
+/* Forget the value being received; keep the lexer state to the caller. */
+static void value_reset(struct yc_qmp *q)
 {
-	q->kind = SCAN_IDLE;
-	q->in_string = q->escaped = q->oversize = false;
+	q->oversize = false;
 	q->depth = 0;
+	q->word_len = 0;
 	q->len = 0;
 	/* Do not sit on the memory of one huge request. */
 	if (q->cap > 65536) {
@@ -476,15 +593,23 @@ static void scan_reset(struct yc_qmp *q)
 	}
 }
 
-/* The current value is malformed: answer once, forget it. */
-__attribute__((format(printf, 2, 3))) static int malformed(struct yc_qmp *q, const char *fmt, ...)
+/*
+ * A byte that no well-formed value can have here: abandon the value being
+ * received and drop the rest of the line (@c itself may be its newline).
+ * Answered once, unless the value just before, on this line, was answered
+ * with an error already, or this value was (it is too large).
+ */
+__attribute__((format(printf, 3, 4))) static int mistake(struct yc_qmp *q, unsigned char c,
+							  const char *fmt, ...)
 {
-	bool answered = q->oversize;
-	char why[128];
+	bool silent = q->oversize || q->shared_error;
+	char why[160];
 	va_list ap;
 
-	scan_reset(q);
-	if (answered)
+	value_reset(q);
+	q->state = c == '\n' ? LEX_IDLE : LEX_SKIP;
+	q->shared_error = false;
+	if (silent)
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
@@ -519,30 +644,42 @@ static int append(struct yc_qmp *q, unsigned char c)
 	return 0;
 }
 
-/* The current value is complete in q->buf: decode and answer it. */
+/*
+ * The top-level value in q->buf is complete: answer it.  Every token in it
+ * is valid and its brackets match, so what Jansson can still refuse is the
+ * grammar between tokens, a number out of range, a bad code point or a
+ * duplicate key; none of that calls for skipping what follows.
+ */
 static int complete(struct yc_qmp *q)
 {
 	json_error_t jerr;
-	json_t *req;
+	json_t *req = NULL;
 	char text[256];
 	int r;
 
+	if (!q->oversize)
+		req = json_loadb(q->buf, q->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (q->oversize) {
-		scan_reset(q);
-		return 0;
-	}
-	req = json_loadb(q->buf, q->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	scan_reset(q);
-	if (!req) {
-		/* Whatever follows on this line belongs to the same mistake. */
-		q->skip_line = true;
+		/* Answered when it crossed the limit. */
+		r = 0;
+	} else if (!req) {
 		/* Jansson quotes the offending input, which need not be UTF-8. */
-		return reply_error(q, NULL, GENERIC, "JSON parse error, %s",
-				   yc_escape(jerr.text, text, sizeof(text)));
+		r = reply_error(q, NULL, GENERIC, "JSON parse error, %s",
+				yc_escape(jerr.text, text, sizeof(text)));
+	} else {
+		r = handle(q, req);
+		json_decref(req);
 	}
-	r = handle(q, req);
-	json_decref(req);
+	q->shared_error = q->oversize || q->last_error;
+	value_reset(q);
 	return r;
+}
+
+/* A token ended well: a top-level one is a whole value. */
+static int token_done(struct yc_qmp *q)
+{
+	q->shared_error = false;
+	return q->depth ? 0 : complete(q);
 }
 
 static bool is_space(unsigned char c)
@@ -550,141 +687,307 @@ static bool is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool ends_token(unsigned char c)
+static bool is_digit(unsigned char c)
 {
-	switch (c) {
-	case '{':
-	case '}':
-	case '[':
-	case ']':
-	case '"':
-	case ',':
-	case ':':
-		return true;
-	}
-	return is_space(c);
+	return c >= '0' && c <= '9';
 }
 
-/* One byte inside a top-level string, object or array. */
-static int scan_inside(struct yc_qmp *q, unsigned char c)
+static bool is_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A byte that can continue a number or literal; any other ends it. */
+static bool is_word_byte(unsigned char c)
+{
+	return !is_space(c) && !strchr("{}[],:\"", c);
+}
+
+/* One more byte of a number, as RFC 8259 spells numbers. */
+static enum num_state num_next(enum num_state s, unsigned char c)
+{
+	bool e = c == 'e' || c == 'E';
+
+	switch (s) {
+	case NUM_START:
+		if (c == '-')
+			return NUM_MINUS;
+		return c == '0' ? NUM_ZERO : is_digit(c) ? NUM_INT : NUM_BAD;
+	case NUM_MINUS:
+		return c == '0' ? NUM_ZERO : is_digit(c) ? NUM_INT : NUM_BAD;
+	case NUM_ZERO:
+		return c == '.' ? NUM_DOT : e ? NUM_E : NUM_BAD;
+	case NUM_INT:
+		return c == '.' ? NUM_DOT : e ? NUM_E : is_digit(c) ? NUM_INT : NUM_BAD;
+	case NUM_DOT:
+		return is_digit(c) ? NUM_FRAC : NUM_BAD;
+	case NUM_FRAC:
+		return e ? NUM_E : is_digit(c) ? NUM_FRAC : NUM_BAD;
+	case NUM_E:
+		return c == '+' || c == '-' ? NUM_ESIGN : is_digit(c) ? NUM_EXP : NUM_BAD;
+	case NUM_ESIGN:
+	case NUM_EXP:
+		return is_digit(c) ? NUM_EXP : NUM_BAD;
+	case NUM_BAD:
+		break;
+	}
+	return NUM_BAD;
+}
+
+static bool word_complete(const struct yc_qmp *q)
+{
+	if (q->literal)
+		return !q->literal[q->word_len];
+	return q->num == NUM_ZERO || q->num == NUM_INT || q->num == NUM_FRAC || q->num == NUM_EXP;
+}
+
+/*
+ * The current word (and @c, if it is >= 0) for a message, printable ASCII
+ * only: it is neither text nor necessarily UTF-8.
+ */
+static const char *word_text(const struct yc_qmp *q, int c, char *out, size_t size)
+{
+	/* The bytes of an oversized value are gone; it is not answered anyway. */
+	size_t n = q->oversize || q->word_len > q->len ? 0 : q->word_len, o = 0;
+	const unsigned char *w = n ? (const unsigned char *)q->buf + q->len - n : NULL;
+	for (size_t i = 0; i <= n && o + 8 < size; i++) {
+		int b = i < n ? w[i] : c;
+
+		if (b < 0)
+			break;
+		if (b > 0x20 && b < 0x7f)
+			out[o++] = (char)b;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", b);
+	}
+	if (o + 8 >= size)
+		o += (size_t)snprintf(out + o, size - o, "...");
+	out[o] = '\0';
+	return out;
+}
+
+/* A word ends at the byte after it, which is then read for itself. */
+static int lex_idle(struct yc_qmp *q, unsigned char c);
+
+static int word_start(struct yc_qmp *q, unsigned char c)
+{
+	char text[16];
+
+	q->literal = c == 't' ? "true" : c == 'f' ? "false" : c == 'n' ? "null" : NULL;
+	q->num = q->literal ? NUM_BAD : num_next(NUM_START, c);
+	if (!q->literal && q->num == NUM_BAD)
+		return mistake(q, c, "invalid token '%s'", word_text(q, c, text, sizeof(text)));
+	q->state = LEX_WORD;
+	q->word_len = 1;
+	return append(q, c);
+}
+
+static int lex_word(struct yc_qmp *q, unsigned char c)
+{
+	char text[48];
+	int r;
+
+	if (is_word_byte(c)) {
+		bool ok;
+
+		if (q->literal) {
+			ok = q->literal[q->word_len] && c == (unsigned char)q->literal[q->word_len];
+		} else {
+			q->num = num_next(q->num, c);
+			ok = q->num != NUM_BAD;
+		}
+		if (!ok)
+			return mistake(q, c, "invalid token '%s'",
+				       word_text(q, c, text, sizeof(text)));
+		q->word_len++;
+		return append(q, c);
+	}
+	if (!word_complete(q))
+		return mistake(q, c, "invalid token '%s'", word_text(q, -1, text, sizeof(text)));
+	q->state = LEX_IDLE;
+	q->word_len = 0;
+	r = token_done(q);
+	if (r < 0)
+		return r;
+	return lex_idle(q, c);
+}
+
+static int open_container(struct yc_qmp *q, unsigned char c)
+{
+	if (q->depth == YC_QMP_MAX_DEPTH)
+		return mistake(q, c, "nesting deeper than %d levels", YC_QMP_MAX_DEPTH);
+	q->stack[q->depth++] = (char)c;
+	q->shared_error = false;
+	return append(q, c);
+}
+
+static int close_container(struct yc_qmp *q, unsigned char c)
 {
 	int r;
 
-	if (q->in_string) {
-		/* JSON forbids raw control bytes in strings; a newline here means
-		 * an unterminated string, and the line is over. */
-		if (c < 0x20) {
-			q->skip_line = c != '\n';
-			return malformed(q, "control character 0x%02x in a string", c);
-		}
-		if (q->escaped) {
-			q->escaped = false;
-		} else if (c == '\\') {
-			q->escaped = true;
-		} else if (c == '"') {
-			q->in_string = false;
-			r = append(q, c);
-			if (r == 0 && q->kind == SCAN_STRING)
-				r = complete(q);
-			return r;
-		}
-		return append(q, c);
+	if (!q->depth || q->stack[q->depth - 1] != (c == '}' ? '{' : '['))
+		return mistake(q, c, "unexpected '%c'", c);
+	q->depth--;
+	r = append(q, c);
+	if (r < 0 || q->depth)
+		return r;
+	return complete(q);
+}
+
+/* One byte between tokens, inside a value or between values. */
+static int lex_idle(struct yc_qmp *q, unsigned char c)
+{
+	if (is_space(c)) {
+		if (c == '\n')
+			q->shared_error = false;
+		return q->depth ? append(q, c) : 0;
 	}
 	switch (c) {
-	case '"':
-		q->in_string = true;
-		break;
 	case '{':
 	case '[':
-		if (q->depth == YC_QMP_MAX_DEPTH) {
-			q->skip_line = true;
-			return malformed(q, "nesting deeper than %d levels", YC_QMP_MAX_DEPTH);
-		}
-		q->stack[q->depth++] = (char)c;
-		break;
+		return open_container(q, c);
 	case '}':
 	case ']':
-		if (q->stack[q->depth - 1] != (c == '}' ? '{' : '[')) {
-			q->skip_line = true;
-			return malformed(q, "unexpected '%c'", c);
-		}
-		q->depth--;
-		r = append(q, c);
-		if (r == 0 && q->depth == 0)
-			r = complete(q);
-		return r;
+		return close_container(q, c);
+	case ',':
+	case ':':
+		/* Jansson checks where they stand, once the value is whole. */
+		if (!q->depth)
+			return mistake(q, c, "unexpected '%c'", c);
+		return append(q, c);
+	case '"':
+		q->state = LEX_STRING;
+		return append(q, c);
 	}
+	return word_start(q, c);
+}
+
+static int lex_string(struct yc_qmp *q, unsigned char c)
+{
+	int r;
+
+	/* A newline here is an unterminated string, and the line is over. */
+	if (c < 0x20)
+		return mistake(q, c, "control character 0x%02x in a string", c);
+	r = append(q, c);
+	if (r < 0)
+		return r;
+	if (c == '\\')
+		q->state = LEX_ESCAPE;
+	if (c != '"')
+		return 0;
+	q->state = LEX_IDLE;
+	return token_done(q);
+}
+
+static int lex_escape(struct yc_qmp *q, unsigned char c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
+		q->state = LEX_STRING;
+		return append(q, c);
+	case 'u':
+		q->state = LEX_UNICODE;
+		q->hex = 4;
+		return append(q, c);
+	}
+	if (c > 0x20 && c < 0x7f)
+		return mistake(q, c, "invalid escape '\\%c' in a string", c);
+	return mistake(q, c, "invalid escape (byte 0x%02x) in a string", c);
+}
+
+static int lex_unicode(struct yc_qmp *q, unsigned char c)
+{
+	/* Which code points are allowed is Jansson's to say. */
+	if (!is_hex(c))
+		return mistake(q, c, "invalid \\u escape in a string");
+	if (--q->hex == 0)
+		q->state = LEX_STRING;
 	return append(q, c);
+}
+
+static int lex(struct yc_qmp *q, unsigned char c)
+{
+	switch (q->state) {
+	case LEX_IDLE:
+		return lex_idle(q, c);
+	case LEX_STRING:
+		return lex_string(q, c);
+	case LEX_ESCAPE:
+		return lex_escape(q, c);
+	case LEX_UNICODE:
+		return lex_unicode(q, c);
+	case LEX_WORD:
+		return lex_word(q, c);
+	case LEX_SKIP:
+		if (c == '\n')
+			q->state = LEX_IDLE;
+		return 0;
+	}
+	return 0;
 }
 
 int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	size_t i = 0;
-	int r = 0;
 
 	if (q->dead)
 		return q->dead;
-	while (i < len && r == 0) {
-		unsigned char c = p[i];
+	for (size_t i = 0; i < len; i++) {
+		int r = lex(q, p[i]);
 
-		if (q->skip_line) {
-			q->skip_line = c != '\n';
-			i++;
-			continue;
-		}
-		switch (q->kind) {
-		case SCAN_IDLE:
-			i++;
-			if (is_space(c))
-				break;
-			if (c == '}' || c == ']' || c == ',' || c == ':') {
-				q->skip_line = true;
-				r = malformed(q, "unexpected '%c'", c);
-				break;
-			}
-			if (c == '{' || c == '[') {
-				q->kind = SCAN_CONTAINER;
-				q->stack[q->depth++] = (char)c;
-			} else if (c == '"') {
-				q->kind = SCAN_STRING;
-				q->in_string = true;
-			} else {
-				q->kind = SCAN_TOKEN;
-			}
-			r = append(q, c);
-			break;
-		case SCAN_TOKEN:
-			/* The delimiter is not consumed: it starts what follows. */
-			if (ends_token(c)) {
-				r = complete(q);
-				break;
-			}
-			i++;
-			r = append(q, c);
-			break;
-		case SCAN_CONTAINER:
-		case SCAN_STRING:
-			i++;
-			r = scan_inside(q, c);
-			break;
+		if (r < 0) {
+			q->dead = r;
+			return r;
 		}
 	}
-	if (r < 0)
-		q->dead = r;
-	return r;
+	return 0;
+}
+
+/* End of input: complete a trailing number or literal, or report the rest. */
+static int lex_eof(struct yc_qmp *q)
+{
+	int r;
+
+	switch (q->state) {
+	case LEX_SKIP:
+		q->state = LEX_IDLE;
+		return 0;
+	case LEX_WORD:
+		if (!word_complete(q))
+			break;
+		q->state = LEX_IDLE;
+		q->word_len = 0;
+		r = token_done(q);
+		if (r < 0 || !q->depth)
+			return r;
+		break;
+	case LEX_IDLE:
+		if (!q->depth)
+			return 0;
+		break;
+	case LEX_STRING:
+	case LEX_ESCAPE:
+	case LEX_UNICODE:
+		break;
+	}
+	return mistake(q, '\n', "premature end of input");
 }
 
 int yc_qmp_eof(struct yc_qmp *q)
 {
-	int r = 0;
+	int r;
 
 	if (q->dead)
 		return q->dead;
-	if (q->kind == SCAN_TOKEN)
-		r = complete(q);
-	else if (q->kind != SCAN_IDLE)
-		r = malformed(q, "premature end of input");
+	r = lex_eof(q);
 	if (r < 0)
 		q->dead = r;
 	return r;

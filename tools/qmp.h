@@ -1,6 +1,7 @@
 /*
  * A QMP server session for yankctl: greeting, capabilities negotiation,
- * query-yank and yank, answered the way QEMU answers them.
+ * query-yank, yank, query-version and query-commands, answered the way
+ * QEMU answers them.
  *
  * The session does no I/O and touches no registry itself: it consumes
  * bytes (yc_qmp_feed) and emits reply lines through a callback, and it
@@ -51,12 +52,16 @@ void yc_qmp_free(struct yc_qmp *q);
 int yc_qmp_greet(struct yc_qmp *q);
 
 /*
- * Consume @len bytes of the input stream and answer every request that
- * they complete.  Requests need no newline between them.  After malformed
- * input the session answers once, then skips everything up to the next
- * newline, here or in a later call.  The replies depend only on the bytes,
- * never on how they were split between calls.  Returns 0, or the write
- * callback's error, or -ENOMEM.
+ * Consume @len bytes of the input stream and answer every top-level value
+ * that they complete, once each, before returning; a number or literal is
+ * complete at the byte after it.  Values need no newline between them,
+ * and one that Jansson refuses skips nothing.  A byte that no well-formed
+ * value can have (a bad token, a stray closer, ...) is answered with one
+ * error (shared with the value just before it on the line, if that got an
+ * error) and drops the input up to the next newline, here or in a later
+ * call.  The replies depend only on the bytes, never on how they were
+ * split between calls.  Returns 0, or the write callback's error, or
+ * -ENOMEM.
  */
 int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len);
 

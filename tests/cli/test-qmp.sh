@@ -14,7 +14,10 @@ start_registrant r "$S" -c chardev:c0 block-node:n0 migration
 
 version=$("$YANKCTL" --version | awk '{ print $2 }')
 IFS=. read -r major minor micro <<<"$version"
-greeting='{"QMP": {"version": {"qemu": {"micro": '$micro', "minor": '$minor', "major": '$major'}, "package": "yank '$version'"}, "capabilities": ["oob"]}}'
+# The greeting and query-version carry the same object, QEMU's shape with
+# yank's own version.
+verinfo='{"qemu": {"micro": '$micro', "minor": '$minor', "major": '$major'}, "package": "yank '$version'"}'
+greeting='{"QMP": {"version": '$verinfo', "capabilities": ["oob"]}}'
 all='[{"type": "chardev", "id": "c0"}, {"type": "block-node", "node-name": "n0"}, {"type": "migration"}]'
 ret='{"return": {}}'
 generic() { printf '{"error": {"class": "GenericError", "desc": "%s"}}' "$1"; }
@@ -55,6 +58,16 @@ expect() {
 quiet() {
 	local line=""
 	if IFS= read -r -t 0.3 line <&"$qr"; then not_ok "$1: extra reply '$line'"; else ok; fi
+}
+
+# parse_error DESCRIPTION: the next reply is a JSON parse error.
+parse_error() {
+	local line=""
+	IFS= read -r -t 5 line <&"$qr"
+	case $line in
+	'{"error": {"class": "GenericError", "desc": "JSON parse error, '*) ok ;;
+	*) not_ok "$1: $line" ;;
+	esac
 }
 
 # ask DESCRIPTION REQUEST REPLY: one request, no newline, one exact reply.
@@ -117,17 +130,9 @@ ask "in step after malformed JSON" '{"execute":"query-yank","id":"after"}' "{\"r
 send $'}}}} {"execute":"query-yank"} garbage\n'
 expect "stray closers: one error for the line" "$(generic "JSON parse error, unexpected '}'")"
 quiet "stray closers: the rest of the line is skipped"
-# The skip lasts until a newline, however the bytes arrive: a request on
-# the rest of a bad line is skipped even in a later write.
-# parse_error DESCRIPTION: the next reply is a JSON parse error.
-parse_error() {
-	local line=""
-	IFS= read -r -t 5 line <&"$qr"
-	case $line in
-	'{"error": {"class": "GenericError", "desc": "JSON parse error, '*) ok ;;
-	*) not_ok "$1: $line" ;;
-	esac
-}
+# A mistake right after a value answered with an error shares its reply,
+# and the rest of the line is dropped, however the bytes arrive: a request
+# on the rest of that line is skipped even in a later write.
 send '{"execute":"yank",}}'
 parse_error "malformed, no newline"
 quiet "a bad value and a stray closer: one error"
@@ -247,12 +252,28 @@ ask "exec-oob with a missing instance" '{"exec-oob":"yank","arguments":{"instanc
 	'{"error": {"class": "DeviceNotFound", "desc": "Instance not found"}, "id": "m"}'
 ask "exec-oob qmp_capabilities" '{"exec-oob":"qmp_capabilities","id":5}' \
 	'{"error": {"class": "GenericError", "desc": "The command qmp_capabilities does not support OOB"}, "id": 5}'
+ask "exec-oob query-version: not allowed out of band, as in QEMU" '{"exec-oob":"query-version","id":6}' \
+	'{"error": {"class": "GenericError", "desc": "The command query-version does not support OOB"}, "id": 6}'
+ask "exec-oob query-commands: not allowed out of band" '{"exec-oob":"query-commands"}' \
+	"$(generic "The command query-commands does not support OOB")"
 ask "execute and exec-oob" '{"execute":"query-yank","exec-oob":"query-yank"}' \
 	"$(generic "QMP input member 'execute' clashes with 'exec-oob'")"
 ask "exec-oob malformed arguments, id echoed" '{"exec-oob":"yank","id":"x","arguments":{}}' \
 	'{"error": {"class": "GenericError", "desc": "Parameter '"'instances'"' is missing"}, "id": "x"}'
 
+# all_stopped PID: every thread of PID is in the stopped state.
+all_stopped() {
+	local t st
+	for t in /proc/"$1"/task/*/stat; do
+		IFS= read -r st <"$t" || return 1
+		st=${st##*) }
+		[ "${st%% *}" = T ] || return 1
+	done
+}
 kill -STOP "$r_pid"
+# SIGSTOP lands when each thread next runs: until then the agent thread
+# could still run the callback.
+check "the owner is stopped, every thread" wait_for "all_stopped $r_pid"
 send '{"exec-oob":"yank","arguments":{"instances":[{"type":"block-node","node-name":"n0"}]},"id":"stopped"}'
 line=""
 IFS= read -r -t 10 line <&"$qr"
@@ -285,6 +306,79 @@ ask "and yanked" "$(y '{"instances":[{"type":"chardev","id":"late0"}]}')" "$ret"
 check "late owner recovered" wait_for "recovered late chardev:late0"
 qmp_stop
 check "session 3 exits 0" test "$qmp_rc" = 0
+
+# --- Session 4: resynchronisation, query-version, query-commands. ---
+new_segment resync
+R=$seg
+qmp_start --segment "$R"
+expect "greeting, session 4" "$greeting"
+ask "query-version before negotiation" '{"execute":"query-version"}' \
+	"$(notfound "Expecting capabilities negotiation with 'qmp_capabilities'")"
+
+# A line-based client: a bad token is an error at once, even with a brace
+# left open, and the next line is served.  Two lines, two replies.
+send $'{this is not json\n{"execute":"qmp_capabilities"}\n'
+parse_error "a bare word after an open brace is answered at once"
+expect "the line after the bad line is served" "$ret"
+quiet "a bad line and a good line: two replies"
+for bad in '{"execute": nonsense' '[1, 2, three' '{"execute": "query-yank", "id": 01' \
+	'{"execute": "query-yank", "id": -}' '{"execute": "query-yank", "id": "\q' \
+	'{"execute": tru}' '{"a": 1,}}' '{"a": 1,} xyz'; do
+	send "$bad"$'\n{"execute":"query-yank","id":"after"}\n'
+	parse_error "bad line $bad"
+	expect "served after the bad line $bad" '{"return": [], "id": "after"}'
+	quiet "bad line $bad: two replies"
+done
+
+# A stray closer right after a request answered with an error shares it.
+send $'{"execute":"nosuch"} ]\n{"execute":"query-yank","id":"after"}\n'
+expect "an unknown command, then a stray closer: one error" "$(notfound "The command nosuch has not been found")"
+expect "an unknown command, then a stray closer: the next line" '{"return": [], "id": "after"}'
+quiet "an unknown command, then a stray closer: two replies"
+# A stray closer after a request that succeeded is an error of its own.
+send $'{"execute":"query-yank","id":"fine"}}\n{"execute":"query-yank","id":"after"}\n'
+expect "a request, then a stray closer: the request" '{"return": [], "id": "fine"}'
+expect "a request, then a stray closer: the closer" "$(generic "JSON parse error, unexpected '}'")"
+expect "a request, then a stray closer: the next line" '{"return": [], "id": "after"}'
+# An open bracket with no bad token is a value that goes on past the line.
+send $'[[\n'
+quiet "an unclosed bracket waits for the rest of its value"
+send $']]\n'
+expect "and is answered once closed" "$(generic "QMP input must be a JSON object")"
+
+# A client that sends no newlines: a value that is well formed but that
+# Jansson refuses gets one error, and the very next value is answered.
+for bad in '{"execute":"query-yank","id":1e400}' \
+	'{"execute":"query-yank","id":18446744073709551616}' \
+	'{"execute":"query-yank","id":"a\u0000b"}' \
+	'{"execute":"query-yank","id":"\ud800"}' \
+	'{"execute":"query-yank","id":1,"id":2}' \
+	'{"execute":"query-yank","arguments":{"x":1,"x":2}}'; do
+	send "$bad"
+	parse_error "no newline: $bad"
+	ask "no newline: the value after $bad" '{"execute":"query-yank","id":"next"}' \
+		'{"return": [], "id": "next"}'
+done
+send '{"execute":"query-yank","id":1e400}{"execute":"query-yank","id":"same-write"}'
+parse_error "1e400 and a request in one write: the error"
+expect "1e400 and a request in one write: the request" '{"return": [], "id": "same-write"}'
+quiet "1e400 and a request in one write: two replies"
+send '{"execute":"query-yank","id":1e400}'
+expect "exact error for 1e400" "$(generic "JSON parse error, real number overflow near '1e400'")"
+send '{"execute":"query-yank","id":18446744073709551616}'
+expect "exact error for 2^64" "$(generic "JSON parse error, too big integer near '18446744073709551616'")"
+
+ask "query-version" '{"execute":"query-version","id":"v"}' "{\"return\": $verinfo, \"id\": \"v\"}"
+check "query-version is yank's version" test "$version" = "$major.$minor.$micro"
+ask "query-version with arguments" '{"execute":"query-version","arguments":{"x":1}}' \
+	"$(generic "Parameter 'x' is unexpected")"
+ask "query-commands" '{"execute":"query-commands"}' \
+	'{"return": [{"name": "qmp_capabilities"}, {"name": "query-commands"}, {"name": "query-version"}, {"name": "query-yank"}, {"name": "yank"}]}'
+ask "query-commands with arguments" '{"execute":"query-commands","arguments":{"x":1}}' \
+	"$(generic "Parameter 'x' is unexpected")"
+qmp_stop
+check "session 4 exits 0" test "$qmp_rc" = 0
+check "session 4: nothing on stderr" test ! -s "$T/qmp.err"
 
 # --- Over a Unix socket, one server process per connection. ---
 if command -v socat >/dev/null; then
