@@ -295,10 +295,11 @@ static void connect_owner(struct job *j, struct owner *o)
 	const struct owner_id *me = yank__self();
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
 	uint64_t now = yank__now_ns();
-	if (r == -ECONNREFUSED && !o->refused_until)
+	int refused = r == -ECONNREFUSED || r == -ENOENT;
+	if (refused && !o->refused_until)
 		o->refused_until = yank__owner_alive(o->pv.pid, o->pv.start_time) ?
 					   now + REFUSED_GRACE_NS : 1;
-	if (r == -EAGAIN || (r == -ECONNREFUSED && (o->reconnect || now < o->refused_until))) {
+	if (r == -EAGAIN || (refused && (o->reconnect || now < o->refused_until))) {
 		o->conn = -1;
 		o->state = O_CONNECT;
 		o->retry_at = now + CONNECT_RETRY_NS;

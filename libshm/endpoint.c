@@ -112,6 +112,8 @@ static void sweep(void)
 		char sock[300];
 		snprintf(sock, sizeof(sock), "%s/s", de->d_name);
 		unlinkat(dfd, sock, 0);
+		snprintf(sock, sizeof(sock), "%s/s.new", de->d_name);
+		unlinkat(dfd, sock, 0);
 		unlinkat(dfd, de->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
@@ -123,7 +125,8 @@ static int make_dir(struct endpoint *e)
 	char dir[AGENT_ADDR_MAX];
 	int n = snprintf(dir, sizeof(dir), BASE "/" PREFIX "%d.%llu.XXXXXX", (int)me->pid,
 			 (unsigned long long)me->start_time);
-	if (n < 0 || (size_t)n + 3 > sizeof(dir))
+	/* Room for "/s" and, while it is made, ".new". */
+	if (n < 0 || (size_t)n + 7 > sizeof(dir))
 		return -ENAMETOOLONG;
 	if (!mkdtemp(dir))
 		return -errno;
@@ -139,28 +142,37 @@ static int make_dir(struct endpoint *e)
 	return 0;
 }
 
+/*
+ * Listen on e->path.  The socket is bound beside it and renamed over it,
+ * so that the path never goes missing while a listener the host closed is
+ * replaced: a yanker finds the old socket (refused) or the new one.
+ */
 int yank__endpoint_rebind(struct endpoint *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (e->len >= sizeof(sa.sun_path))
+	if (e->len + 4 >= sizeof(sa.sun_path) || e->len + 4 >= sizeof(e->path))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, e->path, e->len + 1);
+	memcpy(sa.sun_path, e->path, e->len);
+	memcpy(sa.sun_path + e->len, ".new", 5);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(e->path); /* a socket of ours that nobody listens on any more */
+	unlink(sa.sun_path); /* left by an attempt that failed half-way */
 	int r = 0;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		r = -errno;
 	/* Connecting needs write permission on the socket file; the directory
 	 * already keeps out everyone else, this says the same thing twice. */
-	if (r == 0 && e->use_group && chown(e->path, (uid_t)-1, e->group) < 0)
+	if (r == 0 && e->use_group && chown(sa.sun_path, (uid_t)-1, e->group) < 0)
 		r = -errno;
-	if (r == 0 && chmod(e->path, e->use_group ? 0660 : 0600) < 0)
+	if (r == 0 && chmod(sa.sun_path, e->use_group ? 0660 : 0600) < 0)
 		r = -errno;
 	if (r == 0 && listen(fd, 128) < 0)
 		r = -errno;
+	if (r == 0 && rename(sa.sun_path, e->path) < 0)
+		r = -errno;
 	if (r < 0) {
+		unlink(sa.sun_path);
 		close(fd);
 		return r;
 	}
