@@ -17,6 +17,7 @@
 #include "handle.h"
 #include "handoff.h"
 #include "internal.h"
+#include "lock.h"
 #include "registry.h"
 #include "wire.h"
 
@@ -406,18 +407,25 @@ Test(hardening, a_socket_posing_as_a_dead_owners_agent_is_not_believed)
 	struct rb_peer o;
 	peer_owns_cb(&o, seg, "");
 	yank_registry *r = open_ms(seg, 2000, rb_ms(2000));
-	char path[AGENT_ADDR_MAX + 1], dir[AGENT_ADDR_MAX + 1];
-	agent_path(r, path);
 	rb_peer_kill(&o); /* kill -9: nothing is cleaned up */
-	/* As if its directory were open to all, as abstract names were.
-	 * Another agent's start may have swept the dead owner's directory; as
-	 * the impostor's, no sweep of ours touches it again. */
-	strcpy(dir, path);
-	*strrchr(dir, '/') = '\0';
-	if (mkdir(dir, 0777) < 0)
-		cr_assert_eq(errno, EEXIST);
+	/*
+	 * Its address, as another uid could take it when addresses were
+	 * abstract names: here a socket of nobody's in a directory of its
+	 * own, which the dead owner's slot is made to name.  (Under the lock,
+	 * as a writer would; no sweep of ours ever touches that directory.)
+	 */
+	char dir[] = "/tmp/yank-impostor-XXXXXX", path[AGENT_ADDR_MAX + 1];
+	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(chown(dir, 65534, 65534), 0);
-	cr_assert_eq(chmod(dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/s", dir);
+	struct proc_view pv = { 0 };
+	for (uint32_t i = 0; i < r->seg.cap_proc && !pv.agent_len; i++)
+		if (yank__read_proc(&r->seg, i, &pv) < 0)
+			pv.agent_len = 0;
+	cr_assert(pv.agent_len > 0, "no owner recorded");
+	cr_assert_eq(yank__lock(&r->seg, 2000), 0);
+	yank__proc_set_agent(&r->seg, pv.idx, path, (uint32_t)strlen(path));
+	yank__unlock(&r->seg);
 	int ready[2];
 	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
 	pid_t imp = impostor(path, ready[1]);
