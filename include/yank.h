@@ -125,6 +125,36 @@ int yank_open_with(const char *segment, const struct yank_open_opts *opts, yank_
 int yank_open_existing(const char *segment, const struct yank_open_opts *opts,
 		       yank_registry **out);
 
+/*
+ * The default registry of user @uid, "/yank-<uid>", which must exist: what
+ * root opens to see another user's registrations.  It is trusted only
+ * when that user or root owns it and it gives no access to every user.
+ * Errors as yank_open_existing().
+ */
+int yank_open_user(uid_t uid, const struct yank_open_opts *opts, yank_registry **out);
+
+/* One user's default registry found on this host by yank_open_host(). */
+struct yank_host_registry {
+	uid_t uid;            /* whose it is */
+	char segment[32];     /* "/yank-<uid>" */
+	yank_registry *reg;   /* open, or NULL when it could not be */
+	int err;              /* then why: a negative errno */
+	char detail[256];     /* and yank_error_detail()'s words for it */
+};
+
+/*
+ * Every user's default registry on this host (each /dev/shm/yank-<uid>),
+ * in uid order, each opened with yank_open_user().  One that cannot be
+ * opened (corrupt, another layout, refused by a trust rule) is still
+ * listed, with its reason, so that a tool can report it and go on with
+ * the others.  Meant for root, who may open them all; another caller gets
+ * its own registry and the refusals.  0 and *out (free with
+ * yank_close_host()), -ENOMEM, or -errno reading /dev/shm.
+ */
+int yank_open_host(const struct yank_open_opts *opts, struct yank_host_registry **out,
+		   size_t *n);
+void yank_close_host(struct yank_host_registry *list, size_t n);
+
 /* Unregister everything this process owns in @reg, stop its agent, free it. */
 void yank_close(yank_registry *reg);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,28 +62,6 @@ static void fork_child(void)
 static void install_fork_hooks(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-/* ---- cancellation ---- */
-
-/*
- * No public call may be cancelled half-way: a thread cancelled while it
- * waits inside one (a drain, a lock, a yanker's answer) would die holding
- * our local mutex or with a record half-unpublished, and wedge the
- * registry for every process.  So, as glibc does inside its own calls,
- * each one runs with cancellation disabled; a pending cancel then acts at
- * the caller's next cancellation point, after the call is complete.
- */
-static int cancel_off(void)
-{
-	int old;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	return old;
-}
-
-static void cancel_restore(int old)
-{
-	pthread_setcancelstate(old, NULL);
 }
 
 /* ---- names ---- */
@@ -166,8 +145,9 @@ YANK_PUBLIC const char *yank_version(void)
 
 /* ---- open and close ---- */
 
+/* @user: open the default registry of that uid, which must exist; -1: @segment as given. */
 static int open_common(const char *segment, const struct yank_open_opts *opts, int create,
-		       yank_registry **out)
+		       uid_t user, yank_registry **out)
 {
 	/* A success leaves no stale detail behind for yank_error_detail(). */
 	yank__detail_clear();
@@ -182,6 +162,8 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 		.use_group = o.use_group,
 		.group = o.group,
 		.wait_ms = o.lock_timeout_ms ? o.lock_timeout_ms : DEF_LOCK_MS,
+		.user_registry = user != (uid_t)-1,
+		.user = user,
 	};
 	/* Bounded means bounded: past ten minutes a wait is a hang. */
 	if (p.wait_ms > MAX_WAIT_MS)
@@ -227,26 +209,38 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 YANK_PUBLIC int yank_open_with(const char *segment, const struct yank_open_opts *opts,
 			       yank_registry **out)
 {
-	int c = cancel_off();
-	int r = open_common(segment, opts, 1, out);
-	cancel_restore(c);
+	int c = yank__cancel_off();
+	int r = open_common(segment, opts, 1, (uid_t)-1, out);
+	yank__cancel_restore(c);
 	return r;
 }
 
 YANK_PUBLIC int yank_open(const char *segment, yank_registry **out)
 {
-	int c = cancel_off();
-	int r = open_common(segment, NULL, 1, out);
-	cancel_restore(c);
+	int c = yank__cancel_off();
+	int r = open_common(segment, NULL, 1, (uid_t)-1, out);
+	yank__cancel_restore(c);
 	return r;
 }
 
 YANK_PUBLIC int yank_open_existing(const char *segment, const struct yank_open_opts *opts,
 				   yank_registry **out)
 {
-	int c = cancel_off();
-	int r = open_common(segment, opts, 0, out);
-	cancel_restore(c);
+	int c = yank__cancel_off();
+	int r = open_common(segment, opts, 0, (uid_t)-1, out);
+	yank__cancel_restore(c);
+	return r;
+}
+
+YANK_PUBLIC int yank_open_user(uid_t uid, const struct yank_open_opts *opts, yank_registry **out)
+{
+	char name[32];
+	if (uid == (uid_t)-1)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "/yank-%u", (unsigned)uid);
+	int c = yank__cancel_off();
+	int r = open_common(name, opts, 0, uid, out);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -293,9 +287,9 @@ static void do_close(yank_registry *reg)
 
 YANK_PUBLIC void yank_close(yank_registry *reg)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	do_close(reg);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 }
 
 /* ---- writers ---- */
@@ -434,9 +428,9 @@ static int do_register_instance(yank_registry *reg, const struct yank_instance *
 
 YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_register_instance(reg, inst);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -462,9 +456,9 @@ static int do_unregister_instance(yank_registry *reg, const struct yank_instance
 
 YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_unregister_instance(reg, inst);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -563,18 +557,18 @@ static int remove_record_nc(yank_registry *reg, const struct yank_instance *inst
 static int add_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 		      int fd, yank_fn *fn, void *opaque)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = add_record_nc(reg, inst, kind, fd, fn, opaque);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
 static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
 			 int fd, yank_fn *fn, void *opaque)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = remove_record_nc(reg, inst, kind, fd, fn, opaque);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -624,9 +618,9 @@ static int do_yank_detailed(yank_registry *reg, const struct yank_instance *list
 YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
 				   struct yank_failure **out, size_t *n_out)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_yank_detailed(reg, list, n, out, n_out);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -742,9 +736,9 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 
 YANK_PUBLIC int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_query(reg, out, n);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -774,9 +768,9 @@ static int do_gc(yank_registry *reg, size_t *reaped)
 
 YANK_PUBLIC int yank_gc(yank_registry *reg, size_t *reaped)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_gc(reg, reaped);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -813,8 +807,8 @@ static int do_status(yank_registry *reg, struct yank_status *out)
 
 YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
 {
-	int c = cancel_off();
+	int c = yank__cancel_off();
 	int r = do_status(reg, out);
-	cancel_restore(c);
+	yank__cancel_restore(c);
 	return r;
 }

@@ -52,6 +52,7 @@ struct owner {
 	uint64_t retry_at; /* O_CONNECT: when to try again */
 	int reconnect;     /* reset before any answer: its listener is being made again */
 	uint64_t refused_until; /* O_CONNECT: retry a refusal until then */
+	int forbidden;     /* its uid may not be acted on through this registry */
 	enum yank_failure_kind why; /* for the fallback */
 	int why_err;
 };
@@ -326,10 +327,32 @@ static void connect_owner(struct job *j, struct owner *o)
 		to_fallback(o, YANK_FAIL_NO_AGENT, r);
 }
 
+/*
+ * May we act on processes of @uid through this registry?  Its records
+ * name processes, and whoever can write it names them: a user must not be
+ * able to point root's yank at a process of root's or of a third user.
+ * So: the file owner's processes, any member's but root's in a group
+ * registry, and a non-root yanker's own (it could act on those anyway).
+ */
+static int uid_allowed(const struct job *j, uint32_t uid)
+{
+	const struct yank_registry *reg = j->reg;
+	if (uid == reg->seg.file_uid)
+		return 1;
+	if (reg->seg.file_group && uid != 0)
+		return 1;
+	return reg->uid != 0 && uid == reg->uid;
+}
+
 static void start_owner(struct job *j, struct owner *o)
 {
 	if (!o->found) {
 		to_fallback(o, YANK_FAIL_OWNER_GONE, -ESRCH);
+		return;
+	}
+	if (!uid_allowed(j, o->pv.uid)) {
+		o->forbidden = 1;
+		to_fallback(o, YANK_FAIL_FALLBACK, -EPERM);
 		return;
 	}
 	if (o->pv.agent_len == 0) {
@@ -496,10 +519,20 @@ static void fallback(struct job *j, struct owner *o)
 	const struct owner_id *me = yank__self();
 	if (!o->found)
 		perr = -ESRCH;
+	else if (o->forbidden)
+		perr = -EPERM;
 	else if (o->pv.pidns_ino && me->pidns_ino && o->pv.pidns_ino != me->pidns_ino)
 		perr = -EXDEV; /* its pid means nothing in our namespace */
 	else
 		perr = yank__pidfd_open(o->pv.pid, o->pv.start_time, &pidfd);
+	/* The process pinned must be of the uid recorded: the record is the
+	 * word of whoever can write the segment, the kernel's is not. */
+	uid_t euid;
+	if (perr == 0 && (yank__proc_euid(o->pv.pid, &euid) < 0 || euid != o->pv.uid)) {
+		close(pidfd);
+		pidfd = -1;
+		perr = -EPERM;
+	}
 	for (; o->cur < o->n; o->cur++) {
 		const struct item *it = &j->items[o->ord[o->cur]];
 		if (perr == -ESRCH) {

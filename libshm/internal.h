@@ -5,6 +5,7 @@
 #ifndef YANK_INTERNAL_H
 #define YANK_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -30,6 +31,26 @@ static inline struct timespec yank__deadline_ts(uint32_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
+}
+
+/*
+ * No public call may be cancelled half-way: a thread cancelled while it
+ * waits inside one (a drain, a lock, a yanker's answer) would die holding
+ * our local mutex or with a record half-unpublished, and wedge the
+ * registry for every process.  So, as glibc does inside its own calls,
+ * each one runs between these two with cancellation disabled; a pending
+ * cancel then acts at the caller's next cancellation point.
+ */
+static inline int yank__cancel_off(void)
+{
+	int old;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static inline void yank__cancel_restore(int old)
+{
+	pthread_setcancelstate(old, NULL);
 }
 
 /* Sleep @us microseconds; used only in bounded retry loops. */

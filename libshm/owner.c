@@ -56,6 +56,28 @@ int yank__proc_start_time(pid_t pid, uint64_t *out)
 	return 0;
 }
 
+int yank__proc_euid(pid_t pid, uid_t *out)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n == 0 ? -ESRCH : -e;
+	buf[n] = '\0';
+	/* "Uid:\treal\teffective\tsaved\tfs" */
+	const char *p = strstr(buf, "\nUid:");
+	unsigned long ruid, euid;
+	if (!p || sscanf(p + 5, "%lu %lu", &ruid, &euid) != 2)
+		return -EPROTO;
+	*out = (uid_t)euid;
+	return 0;
+}
+
 int yank__owner_alive(pid_t pid, uint64_t start_time)
 {
 	if (pid <= 0)

@@ -22,6 +22,9 @@ int yank__proc_start_time(pid_t pid, uint64_t *out);
  * must never be lost to a guess. */
 int yank__owner_alive(pid_t pid, uint64_t start_time);
 
+/* Effective uid of @pid, from /proc/PID/status: 0 and *out, or -errno. */
+int yank__proc_euid(pid_t pid, uid_t *out);
+
 /* Incremented in every forked child: lets handles notice a fork. */
 unsigned int yank__fork_generation(void);
 

@@ -339,7 +339,8 @@ static int in_our_groups(gid_t gid)
  * anyone can create /yank-<our uid> first, so another owner there is a squatter.
  * 0 or -EACCES, with the rule that refused in the detail.
  */
-static int trusted(const struct stat *st, int own_only)
+/* @owner: the one uid (besides root) the file must belong to, or -1 for any. */
+static int trusted(const struct stat *st, uid_t owner)
 {
 	char who[80], grp[80];
 	if (!S_ISREG(st->st_mode)) {
@@ -357,10 +358,17 @@ static int trusted(const struct stat *st, int own_only)
 	if (st->st_uid == me || st->st_uid == 0)
 		return 0;
 	user_label(st->st_uid, who, sizeof(who));
-	if (own_only) {
-		yank__detail_set("owned by uid %u%s: the default registry name is trusted "
-				 "only when it is ours (uid %u) or root's",
-				 (unsigned)st->st_uid, who, (unsigned)me);
+	if (owner != (uid_t)-1) {
+		if (st->st_uid == owner)
+			return 0;
+		if (owner == me)
+			yank__detail_set("owned by uid %u%s: the default registry name is trusted "
+					 "only when it is ours (uid %u) or root's",
+					 (unsigned)st->st_uid, who, (unsigned)me);
+		else
+			yank__detail_set("owned by uid %u%s: the registry of uid %u is trusted only "
+					 "when it is that user's or root's",
+					 (unsigned)st->st_uid, who, (unsigned)owner);
 		return -EACCES;
 	}
 	if ((st->st_mode & 0070) == 0) {
@@ -384,12 +392,12 @@ static int trusted(const struct stat *st, int own_only)
  * The creator stores the magic only after READY, so "magic but not READY"
  * is damage, never a creator at work, and is not re-initialised.
  */
-static int try_attach(int fd, int own_only, struct seg *out)
+static int try_attach(int fd, uid_t owner, struct seg *out)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	int r = trusted(&st, own_only);
+	int r = trusted(&st, owner);
 	if (r < 0)
 		return r;
 	if (st.st_size == 0)
@@ -463,15 +471,21 @@ int yank__seg_open(const char *name, const struct seg_params *p, int create, str
 	int fd = shm_open(s.name, flags, p->use_group ? 0660 : 0600);
 	if (fd < 0)
 		return open_failed(s.name, -errno);
-	int own_only = (!name || !*name) && !getenv("YANK_SEGMENT");
+	/* Anyone can create /yank-<uid> first: a default name is trusted only
+	 * when it belongs to the uid it names (or root). */
+	uid_t owner = (uid_t)-1;
+	if (p->user_registry)
+		owner = p->user;
+	else if ((!name || !*name) && !getenv("YANK_SEGMENT"))
+		owner = geteuid();
 	uint64_t deadline = yank__now_ns() + (uint64_t)p->wait_ms * 1000000u;
 	for (;;) {
-		r = try_attach(fd, own_only, &s);
+		r = try_attach(fd, owner, &s);
 		if (r != -EAGAIN)
 			break;
 		if (ofd_lock(fd, F_WRLCK) == 0) {
 			/* Alone among initialisers: check again, then finish the job. */
-			r = try_attach(fd, own_only, &s);
+			r = try_attach(fd, owner, &s);
 			if (r == -EAGAIN && !create)
 				yank__detail_set("no registry named %s: the segment exists but "
 						 "was never initialised",

@@ -32,6 +32,10 @@ struct seg_params {
 	int use_group;
 	gid_t group;
 	uint32_t wait_ms; /* how long to wait for a creator that is still initialising */
+	/* Open the default registry of uid @user (not ours): it must be that
+	 * user's or root's, as our own default must be ours or root's. */
+	int user_registry;
+	uid_t user;
 };
 
 /*

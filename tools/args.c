@@ -6,6 +6,7 @@
  * yank_check_instance(), the library's own rule.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -260,16 +261,46 @@ static int parse_timeout(const char *s, uint32_t *out, char *msg, size_t msglen)
 	return 0;
 }
 
+/* --user NAME|UID: a number is a uid, anything else a user name. */
+static int parse_user(const char *s, struct yc_args *out, char *msg, size_t msglen)
+{
+	char esc[320];
+	char *end;
+
+	if (!*s)
+		return fail(msg, msglen, "--user: empty value: expected a user name or uid");
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && *end == '\0') {
+		if (errno || v >= (uid_t)-1)
+			return fail(msg, msglen, "--user: uid %s is out of range",
+				    yc_escape(s, esc, sizeof(esc)));
+		out->user = (uid_t)v;
+		out->have_user = true;
+		return 0;
+	}
+	char buf[4096];
+	struct passwd pw, *found = NULL;
+	if (getpwnam_r(s, &pw, buf, sizeof(buf), &found) != 0 || !found)
+		return fail(msg, msglen, "--user: no user named '%s'",
+			    yc_escape(s, esc, sizeof(esc)));
+	out->user = found->pw_uid;
+	out->have_user = true;
+	return 0;
+}
+
 /* One option at argv[*i]; advances *i past a separate value. */
 static int parse_option(int argc, char *const argv[], int *i, struct yc_args *out, char *msg,
 			size_t msglen)
 {
 	const char *arg = argv[*i], *val = NULL;
 	char esc[64];
-	bool takes_value = false, is_segment = false;
+	bool takes_value = false, is_segment = false, is_user = false;
 
 	if (match_long(arg, "--segment", &val) || !strcmp(arg, "-s")) {
 		takes_value = is_segment = true;
+	} else if (match_long(arg, "--user", &val) || !strcmp(arg, "-u")) {
+		takes_value = is_user = true;
 	} else if (match_long(arg, "--timeout", &val) || !strcmp(arg, "-t")) {
 		takes_value = true;
 	} else if (match_long(arg, "--json", &val) || !strcmp(arg, "-j")) {
@@ -293,6 +324,8 @@ static int parse_option(int argc, char *const argv[], int *i, struct yc_args *ou
 			return fail(msg, msglen, "option '%s' needs a value", arg);
 		val = argv[++*i];
 	}
+	if (is_user)
+		return parse_user(val, out, msg, msglen);
 	if (!is_segment)
 		return parse_timeout(val, &out->timeout_ms, msg, msglen);
 	if (!*val)
@@ -345,6 +378,8 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 				 yc_command_name(out->cmd), yc_escape(arg, esc, sizeof(esc)));
 		}
 	}
+	if (r == 0 && out->segment && out->have_user)
+		r = fail(msg, msglen, "--segment and --user both choose a registry: give one");
 	if (r < 0 || out->help || out->version)
 		goto out;
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <yank.h>
 
@@ -42,6 +43,8 @@ enum yc_command {
 
 struct yc_args {
 	const char *segment; /* --segment, or NULL for the library's default */
+	bool have_user;      /* --user: that user's default registry */
+	uid_t user;
 	uint32_t timeout_ms; /* --timeout, or 0 when not given */
 	bool json;           /* --json */
 	bool help;           /* --help anywhere: show help for @cmd */

@@ -132,41 +132,48 @@ static const char *cell_type(const struct yank_instance_info *in)
 	return t ? t : "?";
 }
 
-int yc_print_list(FILE *f, const struct yank_instance_info *info, size_t n)
+int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
+		  size_t n)
 {
-	static const char *const head[] = {"TYPE", "NAME", "PID", "COMMAND"};
-	size_t w[4] = {4, 4, 3, 7};
+	static const char *const head[] = {"USER", "TYPE", "NAME", "PID", "COMMAND"};
+	size_t w[5] = {4, 4, 4, 3, 7};
 	struct comm_cache cache;
-	char buf[CELL_MAX];
+	char buf[CELL_MAX], ubuf[CELL_MAX];
+	int first = users ? 0 : 1;
 
 	if (!n)
 		return 0;
 	if (comm_cache_init(&cache, n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		size_t cw[4];
+		size_t cw[5];
 		char pid[16];
 
 		snprintf(pid, sizeof(pid), "%d", (int)info[i].pid);
-		cw[0] = width(cell_type(&info[i]));
-		cw[1] = width(cell_name(&info[i], buf));
-		cw[2] = strlen(pid);
-		cw[3] = width(cell_command(&cache, &info[i], buf));
-		for (int k = 0; k < 4; k++)
+		cw[0] = users ? width(yc_escape(users[i].name, ubuf, sizeof(ubuf))) : 0;
+		cw[1] = width(cell_type(&info[i]));
+		cw[2] = width(cell_name(&info[i], buf));
+		cw[3] = strlen(pid);
+		cw[4] = width(cell_command(&cache, &info[i], buf));
+		for (int k = first; k < 5; k++)
 			if (cw[k] > w[k])
 				w[k] = cw[k];
 	}
-	for (int k = 0; k < 4; k++) {
+	for (int k = first; k < 5; k++) {
 		pad(f, head[k], w[k]);
 		fputs("  ", f);
 	}
 	fputs("FDS  CALLBACKS\n", f);
 	for (size_t i = 0; i < n; i++) {
-		pad(f, cell_type(&info[i]), w[0]);
+		if (users) {
+			pad(f, yc_escape(users[i].name, ubuf, sizeof(ubuf)), w[0]);
+			fputs("  ", f);
+		}
+		pad(f, cell_type(&info[i]), w[1]);
 		fputs("  ", f);
-		pad(f, cell_name(&info[i], buf), w[1]);
-		fprintf(f, "  %-*d  ", (int)w[2], (int)info[i].pid);
-		pad(f, cell_command(&cache, &info[i], buf), w[3]);
+		pad(f, cell_name(&info[i], buf), w[2]);
+		fprintf(f, "  %-*d  ", (int)w[3], (int)info[i].pid);
+		pad(f, cell_command(&cache, &info[i], buf), w[4]);
 		fprintf(f, "  %3u  %9u\n", info[i].n_fds, info[i].n_callbacks);
 	}
 	free(cache.e);
@@ -198,7 +205,8 @@ static int put_string(FILE *f, json_t *scratch, const char *s)
 	return r ? -EIO : 0;
 }
 
-int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n)
+int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
+		       const struct yc_user *users, size_t n)
 {
 	struct comm_cache cache;
 	json_t *scratch;
@@ -230,8 +238,14 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n)
 			r = r ? r : put_string(f, scratch, comm_cache_get(&cache, in->pid));
 		else
 			fputs("null", f);
-		fprintf(f, ", \"alive\": %s, \"fds\": %u, \"callbacks\": %u}",
+		fprintf(f, ", \"alive\": %s, \"fds\": %u, \"callbacks\": %u",
 			in->owner_alive ? "true" : "false", in->n_fds, in->n_callbacks);
+		if (users) {
+			fputs(", \"user\": ", f);
+			r = r ? r : put_string(f, scratch, users[i].name);
+			fprintf(f, ", \"uid\": %u", (unsigned)users[i].uid);
+		}
+		fputc('}', f);
 	}
 	fputs("\n]\n", f);
 	free(cache.e);
@@ -291,15 +305,14 @@ static int dump_line(FILE *f, json_t *obj)
 	return r ? -EIO : 0;
 }
 
-int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st)
+json_t *yc_status_json(const char *segment, const struct yank_status *st)
 {
 	char detail[sizeof(st->integrity_detail) + 1];
 	json_t *holder;
 
 	detail_of(st, detail);
 	holder = st->lock_holder ? json_integer(st->lock_holder) : json_null();
-	return dump_line(
-		f, json_pack("{s:o, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+	return json_pack("{s:o, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
 			     "s:{s:I, s:I, s:I, s:I}, s:{s:o, s:b}, s:I, s:{s:b, s:o}}",
 			     "segment", yc_json_name(segment), "exists", 1, "ok",
 			     st->integrity == 0, "layout_version",
@@ -316,7 +329,12 @@ int yc_print_status_json(FILE *f, const char *segment, const struct yank_status 
 			     st->integrity == 0, "detail",
 			     st->integrity ? yc_json_name(detail[0] ? detail
 								    : yank_strerror(st->integrity))
-					   : json_null()));
+					   : json_null());
+}
+
+int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st)
+{
+	return dump_line(f, yc_status_json(segment, st));
 }
 
 void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail)
@@ -329,12 +347,16 @@ void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail
 		fprintf(f, "detail:          %s\n", yc_escape(detail, esc, sizeof(esc)));
 }
 
+json_t *yc_unusable_json(const char *segment, int err, const char *detail)
+{
+	return json_pack("{s:o, s:b, s:b, s:s, s:o}", "segment", yc_json_name(segment), "exists",
+			 1, "ok", 0, "error", yank_strerror(err), "detail",
+			 *detail ? yc_json_name(detail) : json_null());
+}
+
 int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail)
 {
-	return dump_line(f, json_pack("{s:o, s:b, s:b, s:s, s:o}", "segment",
-				      yc_json_name(segment), "exists", 1, "ok", 0, "error",
-				      yank_strerror(err), "detail",
-				      *detail ? yc_json_name(detail) : json_null()));
+	return dump_line(f, yc_unusable_json(segment, err, detail));
 }
 
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)
@@ -375,27 +397,40 @@ static const char *failure_word(enum yank_failure_kind kind)
 	return "unknown";
 }
 
-int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
+int yc_failures_append_json(json_t *list, const struct yank_failure *fl, size_t n)
 {
-	json_t *list = json_array();
-
-	for (size_t i = 0; list && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_t *obj;
 
 		if (!yank_type_name(fl[i].type))
 			continue;
 		obj = yc_qmp_instance_json(fl[i].type, fl[i].name);
-		if (!obj || json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
+		if (!obj)
+			return -ENOMEM;
+		if (json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
 		    json_object_set_new(obj, "fd",
 					fl[i].fd >= 0 ? json_integer(fl[i].fd) : json_null()) < 0 ||
 		    json_object_set_new(obj, "reason", json_string(failure_word(fl[i].kind))) < 0 ||
 		    json_object_set_new(obj, "error",
 					fl[i].err ? json_string(yc_failure_detail(fl[i].err))
-						  : json_null()) < 0 ||
-		    json_array_append_new(list, obj) < 0) {
-			json_decref(list);
+						  : json_null()) < 0) {
+			json_decref(obj);
 			return -ENOMEM;
 		}
+		/* Consumes obj, even when it fails. */
+		if (json_array_append_new(list, obj) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
+{
+	json_t *list = json_array();
+
+	if (!list || yc_failures_append_json(list, fl, n) < 0) {
+		json_decref(list);
+		return -ENOMEM;
 	}
 	return dump_line(f, json_pack("{s:o}", "failures", list));
 }

@@ -7,20 +7,37 @@
 #define YANKCTL_OUTPUT_H
 
 #include <stdio.h>
+#include <sys/types.h>
+
+#include <jansson.h>
 
 #include <yank.h>
 
-/* The aligned table: TYPE NAME PID COMMAND FDS CALLBACKS.  Nothing for n == 0. */
-int yc_print_list(FILE *f, const struct yank_instance_info *info, size_t n);
+/* Whose registry an instance was found in, when a list spans several users. */
+struct yc_user {
+	uid_t uid;
+	const char *name; /* the user name, or the uid in decimal */
+};
+
+/*
+ * The aligned table: [USER] TYPE NAME PID COMMAND FDS CALLBACKS, the USER
+ * column when @users (one per instance) is given.  Nothing for n == 0.
+ */
+int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
+		  size_t n);
 
 /*
  * A JSON array, one object per line, streamed: {"type", "id" or
- * "node-name", "pid", "command", "alive", "fds", "callbacks"}.
+ * "node-name", "pid", "command", "alive", "fds", "callbacks"}, and "user"
+ * and "uid" when @users is given.
  */
-int yc_print_list_json(FILE *f, const struct yank_instance_info *info, size_t n);
+int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
+		       const struct yc_user *users, size_t n);
 
 void yc_print_status(FILE *f, const char *segment, const struct yank_status *st);
 int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st);
+/* The object yc_print_status_json() prints, or NULL for no memory. */
+json_t *yc_status_json(const char *segment, const struct yank_status *st);
 
 /*
  * The report on a segment that could not be opened: its name, the error
@@ -29,12 +46,15 @@ int yc_print_status_json(FILE *f, const char *segment, const struct yank_status 
  */
 void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail);
 int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail);
+json_t *yc_unusable_json(const char *segment, int err, const char *detail);
 
 /* One "yankctl: INSTANCE: pid P, fd F: reason" line per record. */
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n);
 
 /* {"failures": [{"type", "id"/"node-name", "pid", "fd", "reason", "error"}]} */
 int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n);
+/* Append those objects to the JSON array @list: 0 or -ENOMEM. */
+int yc_failures_append_json(json_t *list, const struct yank_failure *fl, size_t n);
 
 /*
  * The owner's command name from /proc/PID/comm into @buf (escaped for

@@ -253,6 +253,10 @@ json_t *yc_qmp_instance_json(enum yank_type type, const char *name)
 
 static int registry_error(struct yc_qmp *q, json_t *id, int err)
 {
+	const char *text = q->be.error_text ? q->be.error_text(q->be.ctx, err) : NULL;
+
+	if (text)
+		return reply_error(q, id, GENERIC, "%s", text);
 	return reply_error(q, id, GENERIC, "Yank registry %s unavailable: %s",
 			   q->be.segment ? q->be.segment : "(default)", yank_strerror(err));
 }

@@ -35,6 +35,9 @@ struct yc_qmp_backend {
 	int (*yank)(void *ctx, const struct yank_instance *list, size_t n,
 		    struct yank_failure **failures, size_t *n_failures);
 	void (*yank_done)(void *ctx, struct yank_failure *failures, size_t n);
+	/* Optional: the words for an error the backend returned, or NULL
+	 * for the generic "registry unavailable" message. */
+	const char *(*error_text)(void *ctx, int err);
 };
 
 /*

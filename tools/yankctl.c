@@ -18,6 +18,7 @@
 #include <yank.h>
 
 #include "args.h"
+#include "host.h"
 #include "output.h"
 #include "qmp.h"
 
@@ -26,7 +27,7 @@
 #define DEFAULT_AGENT_TIMEOUT_MS 1000
 
 static const char usage_text[] =
-	"Usage: yankctl [--segment NAME] [--timeout MS] [--json] COMMAND [ARGS]\n"
+	"Usage: yankctl [--segment NAME | --user USER] [--timeout MS] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"List and yank the connections that processes registered with libyank:\n"
 	"a yank shuts a connection down so that a process hung on it recovers.\n"
@@ -45,7 +46,9 @@ static const char usage_text[] =
 	"\n"
 	"Options (before or after the command):\n"
 	"  -s, --segment NAME  the registry's shared-memory segment\n"
-	"                      (default: $YANK_SEGMENT, else /yank-UID)\n"
+	"                      (default: $YANK_SEGMENT, else /yank-UID; for\n"
+	"                      root, every user's /yank-UID)\n"
+	"  -u, --user USER     the default registry of USER (a name or a uid)\n"
 	"  -t, --timeout MS    bound every wait to MS milliseconds, 1 to 600000\n"
 	"                      (default: 2000 for the registry lock, 1000 for\n"
 	"                      each owner process's answer)\n"
@@ -132,6 +135,10 @@ static const char *segment_label(const struct yc_args *a, char *buf, size_t size
 
 	if (a->segment)
 		return a->segment;
+	if (a->have_user) {
+		snprintf(buf, size, "/yank-%u", (unsigned int)a->user);
+		return buf;
+	}
 	if (env && *env)
 		return env;
 	snprintf(buf, size, "/yank-%u", (unsigned int)geteuid());
@@ -143,7 +150,7 @@ static bool name_from_env(const struct yc_args *a)
 {
 	const char *env = getenv("YANK_SEGMENT");
 
-	return !a->segment && env && *env;
+	return !a->segment && !a->have_user && env && *env;
 }
 
 /*
@@ -191,7 +198,10 @@ static int open_registry(const struct yc_args *a, yank_registry **reg)
 	int r;
 
 	open_opts(a, &o);
-	r = yank_open_existing(a->segment, &o, reg);
+	if (a->have_user)
+		r = yank_open_user(a->user, &o, reg);
+	else
+		r = yank_open_existing(a->segment, &o, reg);
 	if (r == -ENOENT || r == 0)
 		return r;
 	what_segment(a, what, sizeof(what));
@@ -214,7 +224,7 @@ static void note_missing(const struct yc_args *a)
 {
 	char name[64], esc[320];
 
-	if (!a->segment && !name_from_env(a))
+	if (!a->segment && !a->have_user && !name_from_env(a))
 		return;
 	yc_escape(segment_label(a, name, sizeof(name)), esc, sizeof(esc));
 	if (name_from_env(a))
@@ -251,7 +261,7 @@ static int cmd_list(const struct yc_args *a)
 			return yc_exit_code(r);
 		}
 	}
-	r = a->json ? yc_print_list_json(stdout, info, n) : yc_print_list(stdout, info, n);
+	r = a->json ? yc_print_list_json(stdout, info, NULL, n) : yc_print_list(stdout, info, NULL, n);
 	if (r < 0)
 		fprintf(stderr, "yankctl: list: %s\n", strerror(-r));
 	yank_query_free(info, n);
@@ -480,6 +490,8 @@ static int cmd_gc(const struct yc_args *a)
  */
 struct qmp_ctx {
 	const char *segment;
+	bool have_user;
+	uid_t user;
 	struct yank_open_opts opts;
 	yank_registry *reg;
 };
@@ -488,6 +500,8 @@ static int qmp_open(struct qmp_ctx *c)
 {
 	if (c->reg)
 		return 0;
+	if (c->have_user)
+		return yank_open_user(c->user, &c->opts, &c->reg);
 	return yank_open_existing(c->segment, &c->opts, &c->reg);
 }
 
@@ -574,7 +588,7 @@ static int qmp_write(void *opaque, const char *line, size_t len)
 static int cmd_qmp(const struct yc_args *a)
 {
 	char buf[64], esc[320];
-	struct qmp_ctx ctx = {.segment = a->segment};
+	struct qmp_ctx ctx = {.segment = a->segment, .have_user = a->have_user, .user = a->user};
 	struct yc_qmp_backend be = {
 		.ctx = &ctx,
 		.segment = yc_escape(segment_label(a, buf, sizeof(buf)), esc, sizeof(esc)),
@@ -584,18 +598,25 @@ static int cmd_qmp(const struct yc_args *a)
 		.yank_done = qmp_yank_done,
 	};
 	struct qmp_out out = {.fd = STDOUT_FILENO};
+	struct yc_host_qmp *host = NULL;
 	struct yc_qmp *q;
 	int r;
 
 	open_opts(a, &ctx.opts);
+	if (yc_host_scope(a) && !(host = yc_host_qmp_new(&ctx.opts, &be))) {
+		fprintf(stderr, "yankctl: qmp: %s\n", strerror(ENOMEM));
+		return YC_EXIT_UNAVAILABLE;
+	}
 	q = yc_qmp_new(&be, qmp_write, &out);
 	if (!q) {
+		yc_host_qmp_free(host);
 		fprintf(stderr, "yankctl: qmp: %s\n", strerror(ENOMEM));
 		return YC_EXIT_UNAVAILABLE;
 	}
 	r = yc_qmp_serve(q, STDIN_FILENO);
 	yc_qmp_free(q);
 	qmp_release(&ctx);
+	yc_host_qmp_free(host);
 	/* The client hung up: that is how a session ends, too. */
 	if (r == -EPIPE || r == -ECONNRESET)
 		r = 0;
@@ -606,6 +627,29 @@ static int cmd_qmp(const struct yc_args *a)
 	if (r < 0)
 		fprintf(stderr, "yankctl: qmp: %s\n", strerror(-r));
 	return r < 0 ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
+}
+
+/* Root with no registry named: every user's; otherwise the one named. */
+static int run(const struct yc_args *a)
+{
+	struct yank_open_opts o;
+	bool host = yc_host_scope(a);
+
+	open_opts(a, &o);
+	switch (a->cmd) {
+	case YC_CMD_LIST:
+		return host ? yc_host_list(a, &o) : cmd_list(a);
+	case YC_CMD_YANK:
+		return host ? yc_host_yank(a, &o) : cmd_yank(a);
+	case YC_CMD_QMP:
+		return cmd_qmp(a);
+	case YC_CMD_STATUS:
+		return host ? yc_host_status(a, &o) : cmd_status(a);
+	case YC_CMD_GC:
+		return host ? yc_host_gc(a, &o) : cmd_gc(a);
+	default:
+		return show_help(YC_CMD_NONE);
+	}
 }
 
 /*
@@ -633,9 +677,12 @@ static void catch_sigbus(const struct yc_args *a)
 	char what[400];
 	int n;
 
+	if (yc_host_scope(a))
+		snprintf(what, sizeof(what), "a user's registry");
+	else
+		what_segment(a, what, sizeof(what));
 	n = snprintf(sigbus_msg, sizeof(sigbus_msg),
-		     "yankctl: %s: segment truncated by another process\n",
-		     what_segment(a, what, sizeof(what)));
+		     "yankctl: %s: segment truncated by another process\n", what);
 	sigbus_len = n < 0 ? 0 : (size_t)n < sizeof(sigbus_msg) ? (size_t)n : sizeof(sigbus_msg) - 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigbus;
@@ -684,26 +731,7 @@ int main(int argc, char **argv)
 		printf("yankctl %s\n", yank_version());
 		code = YC_EXIT_OK;
 	} else {
-		switch (a.cmd) {
-		case YC_CMD_LIST:
-			code = cmd_list(&a);
-			break;
-		case YC_CMD_YANK:
-			code = cmd_yank(&a);
-			break;
-		case YC_CMD_QMP:
-			code = cmd_qmp(&a);
-			break;
-		case YC_CMD_STATUS:
-			code = cmd_status(&a);
-			break;
-		case YC_CMD_GC:
-			code = cmd_gc(&a);
-			break;
-		default:
-			code = show_help(YC_CMD_NONE);
-			break;
-		}
+		code = run(&a);
 	}
 	yc_args_free(&a);
 	return finish_output(code);

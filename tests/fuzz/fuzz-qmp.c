@@ -527,7 +527,7 @@ static void session(const uint8_t *data, size_t size, enum feed_mode mode, uint3
 {
 	struct fake f = { 0 };
 	const struct yc_qmp_backend be = { &f, "/yank-fuzz", fake_query, fake_query_done,
-					   fake_yank, fake_yank_done };
+					   fake_yank, fake_yank_done, NULL };
 	struct sink s = { .fail_after = mode == FEED_FAILING ? (int)(seed % 6) : -1 };
 	struct yc_qmp *q = yc_qmp_new(&be, sink_write, &s);
 	bool greeted;

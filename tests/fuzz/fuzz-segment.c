@@ -345,8 +345,8 @@ static void query_via_library(const void *data, size_t size, uint32_t cap_inst)
 			if (i)
 				FUZZ_ASSERT(info[i - 1].order <= info[i].order);
 		}
-		yc_print_list(devnull(), info, n);
-		yc_print_list_json(devnull(), info, n);
+		yc_print_list(devnull(), info, NULL, n);
+		yc_print_list_json(devnull(), info, NULL, n);
 		yank_query_free(info, n);
 	}
 	yank_close(reg);
