@@ -509,3 +509,40 @@ Test(hardening, under_a_connection_flood_every_callback_yank_succeeds)
 	yank_close(r);
 	rb_peer_kill(&o);
 }
+
+/* ---- a registry names only processes of the uids it may ---- */
+
+/*
+ * Root reads every user's registry, and that user writes it: a record
+ * there naming one of root's processes must not make root's yank act on
+ * it.  Here the registry is made to look like another user's (its file
+ * owner, as root's yanker saw it at open) while its owner is root's.
+ */
+Test(hardening, a_registry_cannot_point_a_yank_at_another_uids_process)
+{
+	const char *seg = tu_segment("uid-rule");
+	struct rb_peer o;
+	peer_owns_cb(&o, seg, "");
+	int far = rb_add_fd(&o, "c:x");
+	yank_registry *r = open_ms(seg, 2000, rb_ms(2000));
+	r->seg.file_uid = 65534; /* as if /yank-65534, read by root */
+	struct yank_failure *f = NULL;
+	size_t nf = 0;
+	int e = yank_yank_detailed(r, &CX, 1, &f, &nf);
+	cr_assert_eq(e, -EIO, "a yank of root's process through another user's registry: %s",
+		     yank_strerror(e));
+	cr_assert_eq(nf, 2);
+	for (size_t i = 0; i < nf; i++)
+		cr_assert(f[i].kind == YANK_FAIL_FALLBACK || f[i].kind == YANK_FAIL_CALLBACK,
+			  "failure kind %d", (int)f[i].kind);
+	yank_failures_free(f, nf);
+	cr_assert_not(rb_sees_eof(far, 200), "the fd was shut down");
+	char ev[256];
+	cr_assert_not(rb_any_event(&o, 200, ev, sizeof(ev)), "the owner did '%s'", ev);
+	r->seg.file_uid = 0;
+	cr_assert_eq(yank_yank(r, &CX, 1), 0, "the same yank through root's own registry");
+	cr_assert(rb_sees_eof(far, rb_ms(2000)));
+	yank_close(r);
+	rb_peer_kill(&o);
+	close(far);
+}
