@@ -20,19 +20,30 @@ static unsigned int fork_gen;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int self_valid;
 
-int yank__proc_start_time(pid_t pid, uint64_t *out)
+/* /proc/PID/@name into @buf, NUL-terminated: 0, -ENOENT (gone, or a /proc
+ * that does not show it), -ESRCH (empty), or -errno. */
+static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno; /* ENOENT: gone, or a /proc that does not show it */
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
 	int e = errno;
 	close(fd);
 	if (n <= 0)
 		return n == 0 ? -ESRCH : -e;
 	buf[n] = '\0';
+	return 0;
+}
+
+int yank__proc_start_time(pid_t pid, uint64_t *out)
+{
+	char buf[1024];
+	int r = read_proc(pid, "stat", buf, sizeof(buf));
+	if (r < 0)
+		return r;
 	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
 	char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
@@ -58,17 +69,10 @@ int yank__proc_start_time(pid_t pid, uint64_t *out)
 
 int yank__proc_euid(pid_t pid, uid_t *out)
 {
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	int e = errno;
-	close(fd);
-	if (n <= 0)
-		return n == 0 ? -ESRCH : -e;
-	buf[n] = '\0';
+	char buf[2048];
+	int r = read_proc(pid, "status", buf, sizeof(buf));
+	if (r < 0)
+		return r;
 	/* "Uid:\treal\teffective\tsaved\tfs" */
 	const char *p = strstr(buf, "\nUid:");
 	unsigned long ruid, euid;

@@ -217,13 +217,7 @@ static int resolve(const struct host *h, const struct yc_args *a, size_t *where)
 			json_array_append_new(amb, yc_qmp_instance_json(in->type, in->name));
 	}
 	if (a->json && (ambiguous || missing)) {
-		json_t *obj = json_pack("{s:O, s:O}", "missing", miss, "ambiguous", amb);
-
-		if (obj) {
-			json_dumpf(obj, stdout, 0);
-			fputc('\n', stdout);
-			json_decref(obj);
-		}
+		yc_json_line(stdout, json_pack("{s:O, s:O}", "missing", miss, "ambiguous", amb));
 	}
 	json_decref(amb);
 	json_decref(miss);
@@ -289,13 +283,7 @@ int yc_host_yank(const struct yc_args *a, const struct yank_open_opts *o)
 		yank_failures_free(fl, nf);
 	}
 	if (all) {
-		json_t *obj = json_pack("{s:o}", "failures", all);
-
-		if (obj) {
-			json_dumpf(obj, stdout, 0);
-			fputc('\n', stdout);
-			json_decref(obj);
-		}
+		yc_json_line(stdout, json_pack("{s:o}", "failures", all));
 	}
 	if (!code && (partial || gone))
 		code = YC_EXIT_PARTIAL;
@@ -339,11 +327,9 @@ int yc_host_status(const struct yc_args *a, const struct yank_open_opts *o)
 		else
 			yc_print_unusable(stdout, g->segment, r, g->detail);
 	}
-	if (arr) {
-		json_dumpf(arr, stdout, 0);
-		fputc('\n', stdout);
-		json_decref(arr);
-	} else if (!h.n) {
+	if (arr)
+		yc_json_line(stdout, arr);
+	else if (!h.n) {
 		printf("no registry on this host: nothing is registered\n");
 	}
 	int code = none_readable(&h) || broken ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
@@ -381,13 +367,8 @@ int yc_host_gc(const struct yc_args *a, const struct yank_open_opts *o)
 							     (json_int_t)reaped));
 	}
 	if (per) {
-		json_t *obj = json_pack("{s:I, s:o}", "reaped", (json_int_t)total, "registries", per);
-
-		if (obj) {
-			json_dumpf(obj, stdout, 0);
-			fputc('\n', stdout);
-			json_decref(obj);
-		}
+		yc_json_line(stdout, json_pack("{s:I, s:o}", "reaped", (json_int_t)total,
+					       "registries", per));
 	} else {
 		printf("reaped %zu instance%s\n", total, total == 1 ? "" : "s");
 	}

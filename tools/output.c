@@ -293,7 +293,7 @@ void yc_print_status(FILE *f, const char *segment, const struct yank_status *st)
 				       : yank_strerror(st->integrity));
 }
 
-static int dump_line(FILE *f, json_t *obj)
+int yc_json_line(FILE *f, json_t *obj)
 {
 	int r;
 
@@ -334,7 +334,7 @@ json_t *yc_status_json(const char *segment, const struct yank_status *st)
 
 int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st)
 {
-	return dump_line(f, yc_status_json(segment, st));
+	return yc_json_line(f, yc_status_json(segment, st));
 }
 
 void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail)
@@ -356,7 +356,7 @@ json_t *yc_unusable_json(const char *segment, int err, const char *detail)
 
 int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail)
 {
-	return dump_line(f, yc_unusable_json(segment, err, detail));
+	return yc_json_line(f, yc_unusable_json(segment, err, detail));
 }
 
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)
@@ -432,5 +432,5 @@ int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
 		json_decref(list);
 		return -ENOMEM;
 	}
-	return dump_line(f, json_pack("{s:o}", "failures", list));
+	return yc_json_line(f, json_pack("{s:o}", "failures", list));
 }

@@ -48,6 +48,9 @@ void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail
 int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail);
 json_t *yc_unusable_json(const char *segment, int err, const char *detail);
 
+/* @obj as one line of JSON on @f, consumed: 0, -ENOMEM (NULL), -EIO. */
+int yc_json_line(FILE *f, json_t *obj);
+
 /* One "yankctl: INSTANCE: pid P, fd F: reason" line per record. */
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n);
 

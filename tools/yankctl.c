@@ -272,11 +272,8 @@ static int cmd_list(const struct yc_args *a)
 /* One JSON value as one line on stdout; consumes @obj. */
 static void print_json_line(json_t *obj)
 {
-	if (!obj)
-		return;
-	json_dumpf(obj, stdout, 0);
-	fputc('\n', stdout);
-	json_decref(obj);
+	if (obj)
+		yc_json_line(stdout, obj);
 }
 
 static bool same_instance(const struct yank_instance *want, const struct yank_instance_info *have)
@@ -324,13 +321,7 @@ static void report_missing(yank_registry *reg, const struct yank_instance *list,
 	if (!shown)
 		fprintf(stderr, "yankctl: yank: Instance not found\n");
 	if (missing) {
-		json_t *obj = json_pack("{s:o}", "missing", missing);
-
-		if (obj) {
-			json_dumpf(obj, stdout, 0);
-			fputc('\n', stdout);
-			json_decref(obj);
-		}
+		print_json_line(json_pack("{s:o}", "missing", missing));
 	}
 	yank_query_free(info, n_info);
 }
@@ -404,14 +395,8 @@ static int cmd_status(const struct yc_args *a)
 		const char *seg = segment_label(a, buf, sizeof(buf));
 
 		if (a->json) {
-			json_t *obj =
-				json_pack("{s:o, s:b}", "segment", yc_json_name(seg), "exists", 0);
-
-			if (obj) {
-				json_dumpf(obj, stdout, 0);
-				fputc('\n', stdout);
-				json_decref(obj);
-			}
+			print_json_line(
+				json_pack("{s:o, s:b}", "segment", yc_json_name(seg), "exists", 0));
 		} else {
 			printf("segment:         %s\n", yc_escape(seg, esc, sizeof(esc)));
 			printf("state:           no registry yet: nothing is registered\n");

@@ -45,18 +45,10 @@ fi
 
 # start_as NAME UID INSTANCE...: a registrant of that user in its default registry.
 start_as() {
-	local name=$1 u=$2 pid
+	local name=$1 u=$2
 	shift 2
-	setpriv --reuid="$u" --regid="$u" --clear-groups \
-		"$X/registrant" -t 90 "$port" "$@" >"$T/$name.out" 2>&1 </dev/null &
-	pid=$!
-	pids+=("$pid")
-	printf -v "${name}_pid" %s "$pid"
-	if ! wait_for "grep -qs 'blocked in recv' '$T/$name.out'"; then
-		echo "registrant $name (uid $u) did not start: $(cat "$T/$name.out")" >&2
-		echo "$passed passed, $((failed + 1)) failed"
-		exit 1
-	fi
+	start_peer "$name" setpriv --reuid="$u" --regid="$u" --clear-groups \
+		"$X/registrant" -t 90 "$port" "$@"
 }
 
 R=$$

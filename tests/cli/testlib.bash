@@ -129,9 +129,17 @@ start_server() {
 # start_registrant NAME SEGMENT [-c] INSTANCE...: a registrant blocked in
 # recv() on each instance; its pid in $NAME_pid, its output in $T/NAME.out.
 start_registrant() {
-	local name=$1 s=$2 pid
+	local name=$1 s=$2
 	shift 2
-	"$EXAMPLES/registrant" -s "$s" -t 90 "$port" "$@" >"$T/$name.out" 2>&1 </dev/null &
+	start_peer "$name" "$EXAMPLES/registrant" -s "$s" -t 90 "$port" "$@"
+}
+
+# start_peer NAME COMMAND...: run a registrant command line (as another
+# user, say) and wait until it is blocked in recv(); as start_registrant.
+start_peer() {
+	local name=$1 pid
+	shift
+	"$@" >"$T/$name.out" 2>&1 </dev/null &
 	pid=$!
 	pids+=("$pid")
 	printf -v "${name}_pid" %s "$pid"
