@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "dispatch.h"
+#include "endpoint.h"
 #include "handle.h"
 #include "handoff.h"
 #include "internal.h"
@@ -175,6 +176,9 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 	struct yank_registry *reg = calloc(1, sizeof(*reg));
 	if (!reg)
 		return -ENOMEM;
+	/* Before any lock is held: what killed processes of ours left. */
+	if (create)
+		yank__endpoint_sweep();
 	int r = yank__seg_open(segment, &p, create, &reg->seg);
 	if (r < 0) {
 		free(reg);

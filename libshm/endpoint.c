@@ -87,8 +87,7 @@ static int parse_name(const char *name, pid_t *pid, uint64_t *start)
 	return end != p && *end == '.';
 }
 
-/* Remove what dead processes of our uid left behind.  Best effort. */
-static void sweep(void)
+void yank__endpoint_sweep(void)
 {
 	int dfd = open(BASE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -188,7 +187,6 @@ int yank__endpoint_open(struct endpoint *e, int use_group, gid_t group)
 	int r = base_trusted();
 	if (r < 0)
 		return r;
-	sweep();
 	r = make_dir(e);
 	if (r < 0)
 		return r;

@@ -42,6 +42,13 @@ struct endpoint {
 	gid_t group;
 };
 
+/*
+ * Remove the directories that processes of our uid left when they were
+ * killed (no clean-up runs then).  Best effort, and not under the
+ * registry lock: it reads a directory and /proc.
+ */
+void yank__endpoint_sweep(void);
+
 /* Make a private directory and listen in it. */
 int yank__endpoint_open(struct endpoint *e, int use_group, gid_t group);
 /* Our listener was closed by the host: listen on the same path again. */
