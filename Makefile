@@ -13,6 +13,8 @@ INCLUDEDIR  ?= $(PREFIX)/include
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 WERROR      ?= 1
 SANITIZE    ?=
 
@@ -157,8 +159,11 @@ $(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o,$(TOOL_OBJS))
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-test check: deps
-	$(MAKE) all
+# `make test` installs what is missing first (the README's command on a
+# fresh machine); `make check` never installs anything (packaging).
+test: deps
+	$(MAKE) check
+check: all
 	B=$(B) tests/run-tests.sh
 
 # Everything the tests do, for longer: chaos for minutes instead of seconds.
@@ -197,10 +202,16 @@ install: lib $(B)/yankctl
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
 	for m in docs/*.7; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/$$(basename $$m); done; true
+	install -D -m 0644 completion/yankctl $(DESTDIR)$(COMPLETIONSDIR)/yankctl
+	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.socket systemd/*.service; do \
+		sed 's|@BINDIR@|$(BINDIR)|' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libyank.so* $(DESTDIR)$(LIBDIR)/libyank.a $(DESTDIR)$(INCLUDEDIR)/yank.h \
-	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl
+	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl \
+	      $(DESTDIR)$(COMPLETIONSDIR)/yankctl
+	for u in systemd/*.socket systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 	for m in docs/*.[137]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
 
 clean:
