@@ -1,9 +1,11 @@
 # yank: libyank, yankctl, tests.  GNU make; everything is built under build/.
-#   make            library, yankctl, tests, examples
-#   make test       run the test suite (SANITIZE=1: under ASan+UBSan)
+#   make            library, yankctl, examples (no Criterion needed)
+#   make test       install what is missing, then run the test suite
+#   make check      run the test suite, installing nothing (SANITIZE=1: ASan+UBSan)
 #   make demo       live multi-process demonstration
-#   make bench      SPEC §8 figures into bench/results.json
+#   make bench      SPEC §8 figures into bench/results.json, plots in build/plots
 #   make install    PREFIX=/usr/local DESTDIR=
+#   WERROR=0        warnings stay warnings (the default makes them errors)
 
 VERSION     := 0.1.0
 SOMAJOR     := 0
@@ -63,10 +65,12 @@ SOLIB := $(B)/libyank.so.$(VERSION)
 PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	   -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|'
 
-.PHONY: all lib test check demo bench install uninstall clean deps fuzz soak check-symbols
+.PHONY: all lib tests test check demo bench bench-docs install uninstall clean deps fuzz soak check-symbols
 .DELETE_ON_ERROR:
 
-all: lib $(B)/yankctl $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS) $(EXAMPLES) $(FUZZ_REPLAY)
+# `make` needs no Criterion: the test programs are built by `make check`.
+all: lib $(B)/yankctl $(EXAMPLES)
+tests: $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS) $(FUZZ_REPLAY)
 
 lib: $(SOLIB) $(B)/libyank.a $(B)/libyank-test.a $(B)/yank.pc
 
@@ -163,12 +167,12 @@ $(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o,$(TOOL_OBJS))
 # fresh machine); `make check` never installs anything (packaging).
 test: deps
 	$(MAKE) check
-check: all
+check: all tests
 	B=$(B) tests/run-tests.sh
 
 # Everything the tests do, for longer: chaos for minutes instead of seconds.
 soak: deps
-	$(MAKE) all
+	$(MAKE) all tests
 	B=$(B) YANK_SOAK=1 TIMEOUT=900 tests/run-tests.sh
 
 demo: deps
@@ -178,6 +182,11 @@ demo: deps
 bench: deps
 	$(MAKE) lib $(B)/yankctl $(BENCHES) $(EXAMPLES)
 	B=$(B) bench/run.sh
+
+# The plots in docs/ are a committed copy: refreshed on purpose, from a
+# run on a quiet machine, never by `make bench` itself.
+bench-docs: bench
+	cp $(B)/plots/perf-*.svg docs/
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

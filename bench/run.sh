@@ -5,7 +5,7 @@
 #
 # Runs build/bench/yank-bench (every figure, one run, a few tens of seconds),
 # prints each figure beside its target, writes bench/results.json, and
-# redraws docs/perf-*.svg with gnuplot (installed here when missing and we
+# draws $B/plots/perf-*.svg with gnuplot (installed here when missing and we
 # are root; otherwise the plots are skipped with a message).  Benchmarks
 # measure, they do not fail on a missed target: the exit status is non-zero
 # only when the harness itself could not run.
@@ -61,8 +61,11 @@ python3 bench/report.py "$data/figures.jsonl" "$results" || status=$?
 [ -n "${YANK_BENCH_ONLY:-}" ] && status=0
 
 if [ "$plots" = 1 ]; then
-	if gnuplot -e "datadir='$data'; outdir='docs'" bench/plots.gp 2>"$data/gnuplot.err"; then
-		echo "bench: plots written: $(cd docs && ls perf-*.svg | tr '\n' ' ')"
+	# Under the build directory: the copies in docs/ are refreshed on
+	# purpose (make bench-docs), never by a measurement run.
+	mkdir -p "$B/plots"
+	if gnuplot -e "datadir='$data'; outdir='$B/plots'" bench/plots.gp 2>"$data/gnuplot.err"; then
+		echo "bench: plots written in $B/plots: $(cd "$B/plots" && ls perf-*.svg | tr '\n' ' ')"
 	else
 		echo "bench: gnuplot failed; plots not updated:" >&2
 		cat "$data/gnuplot.err" >&2
