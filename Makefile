@@ -38,6 +38,15 @@ LIB_PCS     := liburcu-bp $(MSGPACK_PC)
 LIB_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LIB_PCS) 2>/dev/null)
 LIB_LIBS    := $(shell $(PKG_CONFIG) --libs $(LIB_PCS) 2>/dev/null) -pthread
 JSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
+# yankctl is the operator's command: its libraries are linked statically
+# when their archives are installed (glibc stays shared, so NSS works), so
+# that it starts about as fast as /bin/true.
+STATIC_ARCHIVES := $(foreach l,urcu-bp urcu-common msgpackc jansson,$(shell $(CC) -print-file-name=lib$(l).a))
+ifeq ($(words $(filter /%,$(STATIC_ARCHIVES))),4)
+CTL_LIBS    := -Wl,-Bstatic -lurcu-bp -lurcu-common -lmsgpackc -ljansson -Wl,-Bdynamic -pthread
+else
+CTL_LIBS    := $(LIB_LIBS) $(JSON_LIBS)
+endif
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
@@ -124,7 +133,7 @@ $(B)/obj/tools/%.o: tools/%.c
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itools $(CFLAGS) -c -o $@ $<
 $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
 	@$(if $(Q),echo '  CC      $@')
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(CTL_LIBS)
 
 # White-box unit tests see libshm/ internals and the fault points.
 $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
