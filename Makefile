@@ -71,6 +71,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay-%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 SOLIB := $(B)/libyank.so.$(VERSION)
+API_FUNCS := $(shell sed -n 's/^[[:space:]]*\(yank_[a-z_]*\);$$/\1/p' libshm/libyank.map)
 PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	   -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|'
 
@@ -219,6 +220,8 @@ install: lib $(B)/yankctl
 	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
+	@# `man 3 yank_open` and the like: every exported function reaches its page.
+	for f in $(API_FUNCS); do echo '.so man3/libyank.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	for m in docs/*.7; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/$$(basename $$m); done; true
 	install -D -m 0644 completion/yankctl $(DESTDIR)$(COMPLETIONSDIR)/yankctl
 	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
@@ -231,6 +234,7 @@ uninstall:
 	      $(DESTDIR)$(COMPLETIONSDIR)/yankctl
 	for u in systemd/*.socket systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 	for m in docs/*.[137]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
+	for f in $(API_FUNCS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 
 clean:
 	rm -rf build bench/results.json
