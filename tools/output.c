@@ -315,8 +315,8 @@ json_t *yc_status_json(const char *segment, const struct yank_status *st)
 	return json_pack("{s:o, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
 			     "s:{s:I, s:I, s:I, s:I}, s:{s:o, s:b}, s:I, s:{s:b, s:o}}",
 			     "segment", yc_json_name(segment), "exists", 1, "ok",
-			     st->integrity == 0, "layout_version",
-			     (json_int_t)st->layout_version, "segment_bytes",
+			     st->integrity == 0, "layout-version",
+			     (json_int_t)st->layout_version, "segment-bytes",
 			     (json_int_t)st->segment_bytes, "instances", "used",
 			     (json_int_t)st->used_instances, "max", (json_int_t)st->max_instances,
 			     "records", "used", (json_int_t)st->used_records, "max",
@@ -324,8 +324,8 @@ json_t *yc_status_json(const char *segment, const struct yank_status *st)
 			     (json_int_t)st->used_processes, "max", (json_int_t)st->max_processes,
 			     "live", (json_int_t)st->live_processes, "dead",
 			     (json_int_t)st->dead_processes, "lock", "holder", holder,
-			     "holder_alive", st->lock_holder ? st->lock_holder_alive != 0 : 0,
-			     "torn_slots", (json_int_t)st->torn_slots, "integrity", "ok",
+			     "holder-alive", st->lock_holder ? st->lock_holder_alive != 0 : 0,
+			     "torn-slots", (json_int_t)st->torn_slots, "integrity", "ok",
 			     st->integrity == 0, "detail",
 			     st->integrity ? yc_json_name(detail[0] ? detail
 								    : yank_strerror(st->integrity))

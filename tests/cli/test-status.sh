@@ -38,9 +38,9 @@ json_check "$T/status.json" "d['segment'] == '$S' and d['exists'] is True" "JSON
 json_check "$T/status.json" 'd["instances"]["used"] == 2 and d["instances"]["max"] >= 16384' "JSON: instances"
 json_check "$T/status.json" 'd["records"]["used"] == 3 and d["records"]["max"] >= 65536' "JSON: records"
 json_check "$T/status.json" 'd["processes"]["live"] == 1 and d["processes"]["dead"] == 0' "JSON: processes"
-json_check "$T/status.json" 'd["lock"] == {"holder": None, "holder_alive": False}' "JSON: lock"
-json_check "$T/status.json" 'd["integrity"] == {"ok": True, "detail": None} and d["torn_slots"] == 0' "JSON: integrity"
-json_check "$T/status.json" 'd["segment_bytes"] > 0 and d["layout_version"] >= 1' "JSON: layout and size"
+json_check "$T/status.json" 'd["lock"] == {"holder": None, "holder-alive": False}' "JSON: lock"
+json_check "$T/status.json" 'd["integrity"] == {"ok": True, "detail": None} and d["torn-slots"] == 0' "JSON: integrity"
+json_check "$T/status.json" 'd["segment-bytes"] > 0 and d["layout-version"] >= 1' "JSON: layout and size"
 expect_rc 0 "gc of a healthy segment" "$YANKCTL" --segment "$S" gc
 out_has "reaped 0 instances" "gc reaps nothing live"
 
