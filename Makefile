@@ -131,7 +131,7 @@ $(B)/yank.pc: libshm/yank.pc.in Makefile
 $(B)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
-	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itools $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itools -Ilibshm $(CFLAGS) -c -o $@ $<
 $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(CTL_LIBS)

@@ -24,6 +24,7 @@
 #include "recover.h"
 #include "registry.h"
 #include "segment.h"
+#include "utf8.h"
 
 #define DEF_INSTANCES 16384
 #define DEF_RECORDS 65536
@@ -67,38 +68,15 @@ static void install_fork_hooks(void)
 
 /* ---- names ---- */
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF, no controls. */
+/* Strict UTF-8 (utf8.h, which yankctl shares) and no control characters. */
 static int check_name(const unsigned char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		size_t n;
 		uint32_t cp;
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -EINVAL;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
+		size_t n = yank__utf8_seq(s + i, len - i, &cp);
+		if (!n || yank__utf8_control(cp))
 			return -EINVAL;
-		if (i + n >= len)
-			return -EINVAL;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return -EINVAL;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return -EINVAL;
-		i += n + 1;
+		i += n;
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "utf8.h"
 
 #define ACCEPTED_FORMS "block-node:NAME, chardev:ID or migration"
 
@@ -56,34 +57,9 @@ static enum yc_command lookup_command(const char *s)
 
 size_t yc_utf8_seq(const unsigned char *s, size_t len)
 {
-	unsigned int c, cp, min;
-	size_t n;
+	uint32_t cp;
 
-	if (!len)
-		return 0;
-	c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past Unicode are not UTF-8. */
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return yank__utf8_seq(s, len, &cp);
 }
 
 char *yc_escape(const char *s, char *buf, size_t size)
@@ -94,11 +70,13 @@ char *yc_escape(const char *s, char *buf, size_t size)
 	if (!size)
 		return buf;
 	for (size_t i = 0; i < len;) {
-		size_t n = yc_utf8_seq(p + i, len - i);
+		uint32_t cp;
+		size_t n = yank__utf8_seq(p + i, len - i, &cp);
 		char tmp[8];
 		size_t tn;
 
-		if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+		/* Controls, C1 included, would steer a terminal: show their bytes. */
+		if (n && yank__utf8_control(cp))
 			n = 0;
 		if (n) {
 			memcpy(tmp, p + i, n);
@@ -147,20 +125,18 @@ const char *yc_name_problem(const char *name, int err)
 	len = strlen(name);
 	if (err == -ENAMETOOLONG || len > YANK_NAME_MAX)
 		return "name longer than 255 bytes";
+	bool control = false;
 	for (size_t i = 0; i < len;) {
-		size_t n = yc_utf8_seq(p + i, len - i);
+		uint32_t cp;
+		size_t n = yank__utf8_seq(p + i, len - i, &cp);
 
 		if (!n)
 			return "name is not valid UTF-8";
+		control |= yank__utf8_control(cp) != 0;
 		i += n;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return "name contains a control character";
-		/* U+0080..U+009F, the C1 controls, are 0xc2 0x80..0x9f. */
-		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
-			return "name contains a control character";
-	}
+	if (control)
+		return "name contains a control character";
 	return yank_strerror(err);
 }
 

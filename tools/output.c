@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <jansson.h>
 
 #include "args.h"
 #include "output.h"
 #include "qmp.h"
+#include "utf8.h"
 
 /* An escaped name is at most 4 bytes per input byte. */
 #define CELL_MAX (4 * YANK_NAME_MAX + 8)
@@ -85,14 +87,24 @@ static const char *comm_cache_get(struct comm_cache *c, pid_t pid)
 	return "";
 }
 
-/* Display width of a UTF-8 string, one column per code point. */
+/*
+ * Columns a UTF-8 string takes on a terminal: wcwidth() per code point (a
+ * CJK character takes two, a combining mark none), in the UTF-8 locale
+ * main() chose.  What wcwidth cannot tell takes one.
+ */
 static size_t width(const char *s)
 {
-	size_t w = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), w = 0;
 
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = yank__utf8_seq(p + i, len - i, &cp);
+		int cw = n ? wcwidth((wchar_t)cp) : 1;
+
+		w += cw < 0 ? 1 : (size_t)cw;
+		i += n ? n : 1;
+	}
 	return w;
 }
 

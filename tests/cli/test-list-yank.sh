@@ -129,6 +129,32 @@ start_registrant d "$S" chardev:d0
 check "closed stdout: exit 0, not killed by SIGPIPE" test "$(cat "$T/pipe.rc")" = 0
 check "closed stdout: nothing on stderr" test ! -s "$T/pipe.err"
 
+# --- Wide characters line up; control characters never reach the terminal. ---
+new_segment wide
+W=$seg
+# A command name with a C1 control (U+0085) in it: the registrant run
+# through a link of that name.
+ln -s "$(cd "$EXAMPLES" && pwd)/registrant" "$T/r$(printf '\xc2\x85')x"
+"$T/r$(printf '\xc2\x85')x" -s "$W" -t 90 "$port" 'chardev:日本語' chardev:ab >"$T/w.out" 2>&1 </dev/null &
+pids+=("$!")
+check "the wide registrant started" wait_for "grep -qs 'blocked in recv' '$T/w.out'"
+expect_rc 0 "list with wide names" "$YANKCTL" --segment "$W" list
+if python3 - "$T/out" <<'PY'
+import sys, unicodedata
+rows = open(sys.argv[1], encoding='utf-8').read().splitlines()[1:]
+def cols(s):
+    return sum(2 if unicodedata.east_asian_width(c) in 'WF' else 1 for c in s)
+# The PID column starts at the same display column on every row.
+starts = {cols(r[:r.index(r.split()[2])]) for r in rows}
+sys.exit(0 if len(rows) == 2 and len(starts) == 1 else 1)
+PY
+then ok; else not_ok "columns misaligned with a wide name: $(cat "$T/out")"; fi
+if grep -qF 'r\xc2\x85x' "$T/out" && ! grep -q "$(printf '\xc2\x85')" "$T/out"; then
+	ok
+else
+	not_ok "a C1 control in a command name reached the terminal: $(od -c "$T/out" | head -5)"
+fi
+
 # --- Exit 4: a segment that is not a registry. ---
 new_segment garbage
 head -c 65536 /dev/urandom >"/dev/shm$seg"
