@@ -61,6 +61,7 @@ struct yank_instance_info {
 	unsigned int n_callbacks; /* callback records */
 	int owner_alive;        /* 0 when the owner died and was not reaped yet */
 	uint64_t order;         /* registration sequence number, increasing */
+	int adopted;            /* registered from outside with yank_adopt_fd() */
 };
 
 /* Options for yank_open_with(); zero fields take the defaults. */
@@ -186,6 +187,37 @@ int yank_unregister_function(yank_registry *reg, const struct yank_instance *ins
  */
 int yank_register_fd(yank_registry *reg, const struct yank_instance *inst, int fd);
 int yank_unregister_fd(yank_registry *reg, const struct yank_instance *inst, int fd);
+
+/*
+ * Adopt socket @fd of process @pid, a process that knows nothing of yank:
+ * register it as new instance @inst owned by that process.  The socket's
+ * identity (st_dev/st_ino) is read once through pidfd_getfd(2), whose copy
+ * is closed at once: nothing of it is kept, so the process's own close()
+ * still closes it.  A yank takes the fd again with pidfd_getfd, shuts it
+ * down only if it is still that socket (otherwise it is reported stale,
+ * YANK_FAIL_STALE) and closes its copy.  The record goes when @pid exits,
+ * like any dead owner's, or with yank_unadopt().  yank_query() reports
+ * the instance with @adopted set.
+ *
+ * Needs the ptrace permission pidfd_getfd(2) needs over @pid (same uid and
+ * no more privileged, or CAP_SYS_PTRACE; see kernel.yama.ptrace_scope),
+ * and @pid's euid must be one a yank through @reg may act on: the
+ * registry file owner's (for root's registry, root's processes only), any
+ * member's but root's in a group registry.
+ *
+ * Returns 0, -EINVAL (bad instance, @pid not positive or the caller's
+ * own), -ENAMETOOLONG, -ESRCH (no such process), -EBADF (@fd not open in
+ * it), -ENOTSOCK, -EPERM (no ptrace permission), -EACCES (this registry
+ * may not name @pid's uid), -EEXIST, -ENOSPC, -ETIMEDOUT, -EPROTO.
+ */
+int yank_adopt_fd(yank_registry *reg, const struct yank_instance *inst, pid_t pid, int fd);
+
+/*
+ * Remove adopted instance @inst and its records, whoever adopted it.
+ * Returns 0, -EINVAL, -ENOENT, -EPERM (a process registered it itself:
+ * only that process may unregister it), -ETIMEDOUT, -EPROTO.
+ */
+int yank_unadopt(yank_registry *reg, const struct yank_instance *inst);
 
 /*
  * Yank the @n instances of @list, whichever processes own them.  All are

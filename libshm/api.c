@@ -12,6 +12,7 @@
 
 #include <yank.h>
 
+#include "adopt.h"
 #include "agent.h"
 #include "dispatch.h"
 #include "endpoint.h"
@@ -576,6 +577,46 @@ YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instanc
 	return remove_record(reg, inst, REC_FD, fd, NULL, NULL);
 }
 
+/* ---- adopted sockets ---- */
+
+static int do_adopt_fd(yank_registry *reg, const struct yank_instance *inst, pid_t pid, int fd)
+{
+	struct inst_key k;
+	int r = check_args(reg, inst, &k);
+	if (r < 0)
+		return r;
+	/* Our own fds are registered with yank_register_fd(), agent and all. */
+	if (pid <= 0 || pid == yank__self()->pid)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	return yank__adopt_fd(reg, &k, pid, fd);
+}
+
+YANK_PUBLIC int yank_adopt_fd(yank_registry *reg, const struct yank_instance *inst, pid_t pid,
+			      int fd)
+{
+	int c = yank__cancel_off();
+	int r = do_adopt_fd(reg, inst, pid, fd);
+	yank__cancel_restore(c);
+	return r;
+}
+
+static int do_unadopt(yank_registry *reg, const struct yank_instance *inst)
+{
+	struct inst_key k;
+	int r = check_args(reg, inst, &k);
+	return r < 0 ? r : yank__unadopt(reg, &k);
+}
+
+YANK_PUBLIC int yank_unadopt(yank_registry *reg, const struct yank_instance *inst)
+{
+	int c = yank__cancel_off();
+	int r = do_unadopt(reg, inst);
+	yank__cancel_restore(c);
+	return r;
+}
+
 /* ---- yank ---- */
 
 static int do_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
@@ -654,7 +695,7 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 	uint32_t last_proc = UINT32_MAX;
 	uint64_t last_gen = 0;
 	pid_t last_pid = 0;
-	int last_alive = 0;
+	int last_alive = 0, last_adopted = 0;
 	for (uint32_t i = 0; i < hwm; i++) {
 		if (__atomic_load_n(&s->insts[i].h.state, __ATOMIC_RELAXED) != SLOT_LIVE &&
 		    !(__atomic_load_n(&s->insts[i].h.seq, __ATOMIC_RELAXED) & 1))
@@ -675,9 +716,11 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 			if (yank__read_proc(s, v.proc, &pv) == 0 && pv.gen == v.proc_gen) {
 				last_pid = pv.pid;
 				last_alive = pid_exists(pv.pid);
+				last_adopted = proc_adopted(pv.agent_len, pv.agent);
 			} else {
 				last_pid = 0;
 				last_alive = 0;
+				last_adopted = 0;
 			}
 		}
 		if (names_len + v.name_len + 1 > names_cap) {
@@ -701,6 +744,7 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 		it->n_callbacks = v.n_cbs;
 		it->owner_alive = last_alive;
 		it->order = v.order;
+		it->adopted = last_adopted;
 		if (cnt > 1 && info[cnt - 2].order > v.order)
 			sorted = 0;
 	}

@@ -334,9 +334,8 @@ static void connect_owner(struct job *j, struct owner *o)
  * So: the file owner's processes, any member's but root's in a group
  * registry, and a non-root yanker's own (it could act on those anyway).
  */
-static int uid_allowed(const struct job *j, uint32_t uid)
+int yank__uid_allowed(const struct yank_registry *reg, uint32_t uid)
 {
-	const struct yank_registry *reg = j->reg;
 	if (uid == reg->seg.file_uid)
 		return 1;
 	if (reg->seg.file_group && uid != 0)
@@ -350,7 +349,7 @@ static void start_owner(struct job *j, struct owner *o)
 		to_fallback(o, YANK_FAIL_OWNER_GONE, -ESRCH);
 		return;
 	}
-	if (!uid_allowed(j, o->pv.uid)) {
+	if (!yank__uid_allowed(j->reg, o->pv.uid)) {
 		o->forbidden = 1;
 		to_fallback(o, YANK_FAIL_FALLBACK, -EPERM);
 		return;

@@ -303,8 +303,9 @@ static uint64_t next_gen(struct seg *s)
 	return ++s->hdr->gen_counter;
 }
 
-int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
-		     uint64_t *gen)
+/* @tag: NULL for a native owner, or what its unused agent field carries. */
+static int proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, const char *tag,
+		      uint32_t *idx, uint64_t *gen)
 {
 	struct table t;
 	yank__table(s, T_PROC, &t);
@@ -321,6 +322,8 @@ int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uin
 	p->pidns_ino = id->pidns_ino;
 	p->agent_len = 0;
 	memset(p->agent, 0, sizeof(p->agent));
+	if (tag)
+		memcpy(p->agent, tag, strlen(tag) + 1);
 	FAULT("proc.claim.mid");
 	/* LIVE last, and ordered so: the repair keeps a slot exactly when it is. */
 	__atomic_store_n(&p->h.state, SLOT_LIVE, __ATOMIC_RELEASE);
@@ -329,6 +332,58 @@ int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uin
 	*idx = i;
 	*gen = p->h.gen;
 	return 0;
+}
+
+int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
+		     uint64_t *gen)
+{
+	return proc_claim(s, id, uid, NULL, idx, gen);
+}
+
+int yank__proc_claim_adopted(struct seg *s, const struct owner_id *id, uint32_t uid,
+			     uint32_t *idx, uint64_t *gen)
+{
+	return proc_claim(s, id, uid, PROC_ADOPTED_TAG, idx, gen);
+}
+
+int yank__proc_find_adopted(const struct seg *s, const struct owner_id *id, uint32_t uid,
+			    uint32_t *idx, uint64_t *gen)
+{
+	uint32_t n = seg_hwm(&s->hdr->proc_hwm, s->cap_proc);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct proc_slot *p = &s->procs[i];
+		if (p->h.state != SLOT_LIVE || p->pid != id->pid ||
+		    p->start_time != id->start_time || p->pidns_ino != id->pidns_ino ||
+		    p->uid != uid || !proc_adopted(p->agent_len, p->agent))
+			continue;
+		*idx = i;
+		*gen = p->h.gen;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int yank__proc_has_insts(const struct seg *s, uint32_t idx, uint64_t gen)
+{
+	uint32_t n = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct inst_slot *in = &s->insts[i];
+		if (in->h.state == SLOT_LIVE && in->proc == idx && in->proc_gen == gen)
+			return 1;
+	}
+	return 0;
+}
+
+void yank__inst_drop(struct seg *s, uint32_t idx)
+{
+	uint64_t gen = s->insts[idx].h.gen;
+	uint32_t n = seg_hwm(&s->hdr->rec_hwm, s->cap_rec);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct rec_slot *r = &s->recs[i];
+		if (r->h.state == SLOT_LIVE && r->inst == idx && r->inst_gen == gen)
+			yank__rec_release(s, i);
+	}
+	yank__inst_release(s, idx);
 }
 
 void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_t len)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "layout.h"
@@ -90,6 +91,34 @@ int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out);
 int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
 		     uint64_t *gen);
 void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_t len);
+
+/*
+ * Adopted owners (adopt.c): a process that knows nothing of yank, whose
+ * sockets were registered from outside.  Its slot has no agent, and the
+ * unused agent field carries this tag instead.  No layout change: the
+ * field is ignored while agent_len is 0, yank__proc_claim() zeroes it, and
+ * a library that knows nothing of adoption sees an owner with no agent,
+ * which it already yanks through pidfd_getfd and reaps by pid and start
+ * time alone.  A native owner runs its agent from its first registration,
+ * in the same critical section, so it never carries the tag.
+ */
+#define PROC_ADOPTED_TAG "adopted"
+
+static inline int proc_adopted(uint32_t agent_len, const char *agent)
+{
+	return agent_len == 0 && memcmp(agent, PROC_ADOPTED_TAG, sizeof(PROC_ADOPTED_TAG)) == 0;
+}
+
+/* As yank__proc_claim(), for an adopted process: tagged before it is LIVE. */
+int yank__proc_claim_adopted(struct seg *s, const struct owner_id *id, uint32_t uid,
+			     uint32_t *idx, uint64_t *gen);
+/* Lock held: an adopted slot of (@id, @uid) already LIVE, to own one more instance. */
+int yank__proc_find_adopted(const struct seg *s, const struct owner_id *id, uint32_t uid,
+			    uint32_t *idx, uint64_t *gen);
+/* Lock held: does process slot @idx (generation @gen) own any instance? */
+int yank__proc_has_insts(const struct seg *s, uint32_t idx, uint64_t gen);
+/* Lock held: free instance @idx and every record on it. */
+void yank__inst_drop(struct seg *s, uint32_t idx);
 /* Free a process slot and everything it owns; returns the instances freed. */
 size_t yank__proc_release(struct seg *s, uint32_t idx);
 int yank__proc_owned(const struct seg *s, uint32_t idx, uint64_t gen, pid_t pid);

@@ -24,6 +24,7 @@ static const struct {
 } commands[] = {
 	{"list", YC_CMD_LIST},     {"yank", YC_CMD_YANK}, {"qmp", YC_CMD_QMP},
 	{"status", YC_CMD_STATUS}, {"gc", YC_CMD_GC},     {"help", YC_CMD_HELP},
+	{"adopt", YC_CMD_ADOPT},   {"unadopt", YC_CMD_UNADOPT},
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, const char *fmt,
@@ -265,6 +266,48 @@ static int parse_user(const char *s, struct yc_args *out, char *msg, size_t msgl
 	return 0;
 }
 
+/* --pid and --fd: a decimal number from @min up to INT_MAX. */
+static int parse_number(const char *opt, const char *s, long min, int *out, char *msg,
+			size_t msglen)
+{
+	char esc[64];
+	long v = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > INT_MAX / 10)
+			return fail(msg, msglen, "%s: '%s' is not a number from %ld to %d", opt,
+				    yc_escape(s, esc, sizeof(esc)), min, INT_MAX);
+		v = v * 10 + (*p - '0');
+	}
+	if (!*s || v < min || v > INT_MAX)
+		return fail(msg, msglen, "%s: '%s' is not a number from %ld to %d", opt,
+			    yc_escape(s, esc, sizeof(esc)), min, INT_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+/* adopt's own options, with a value: 1 when @arg was one of them. */
+static int adopt_option(const char *arg, const char *val, struct yc_args *out, int *r, char *msg,
+			size_t msglen)
+{
+	int v;
+
+	if (!strcmp(arg, "--pid") || !strncmp(arg, "--pid=", 6)) {
+		*r = parse_number("--pid", val, 1, &v, msg, msglen);
+		out->pid = (pid_t)v;
+		out->have_pid = true;
+	} else if (!strcmp(arg, "--fd") || !strncmp(arg, "--fd=", 5)) {
+		*r = parse_number("--fd", val, 0, &out->fd, msg, msglen);
+		out->have_fd = true;
+	} else if (!strcmp(arg, "--match") || !strncmp(arg, "--match=", 8)) {
+		out->match = val;
+		*r = *val ? 0 : fail(msg, msglen, "--match: empty pattern");
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 /* One option at argv[*i]; advances *i past a separate value. */
 static int parse_option(int argc, char *const argv[], int *i, struct yc_args *out, char *msg,
 			size_t msglen)
@@ -279,6 +322,11 @@ static int parse_option(int argc, char *const argv[], int *i, struct yc_args *ou
 		takes_value = is_user = true;
 	} else if (match_long(arg, "--timeout", &val) || !strcmp(arg, "-t")) {
 		takes_value = true;
+	} else if (match_long(arg, "--pid", &val) || match_long(arg, "--fd", &val) ||
+		   match_long(arg, "--match", &val)) {
+		takes_value = true;
+	} else if (match_long(arg, "--all-sockets", &val)) {
+		out->all_sockets = true;
 	} else if (match_long(arg, "--json", &val) || !strcmp(arg, "-j")) {
 		out->json = true;
 	} else if (match_long(arg, "--help", &val) || !strcmp(arg, "-h")) {
@@ -302,11 +350,40 @@ static int parse_option(int argc, char *const argv[], int *i, struct yc_args *ou
 	}
 	if (is_user)
 		return parse_user(val, out, msg, msglen);
+	int r = 0;
+	if (adopt_option(arg, val, out, &r, msg, msglen))
+		return r;
 	if (!is_segment)
 		return parse_timeout(val, &out->timeout_ms, msg, msglen);
 	if (!*val)
 		return fail(msg, msglen, "--segment: empty segment name");
 	out->segment = val;
+	return 0;
+}
+
+/*
+ * adopt takes --pid with either --fd and one instance, or --all-sockets
+ * (and --match) and none; those options mean nothing to other commands.
+ */
+static int check_adopt(const struct yc_args *a, size_t n_raw, char *msg, size_t msglen)
+{
+	const char *opt = a->have_pid ? "--pid" : a->have_fd ? "--fd" :
+			  a->all_sockets ? "--all-sockets" : a->match ? "--match" : NULL;
+
+	if (a->cmd != YC_CMD_ADOPT)
+		return opt ? fail(msg, msglen, "option '%s' is for adopt only", opt) : 0;
+	if (!a->have_pid)
+		return fail(msg, msglen, "adopt: --pid PID is needed");
+	if (a->have_fd == a->all_sockets)
+		return fail(msg, msglen, "adopt: give either --fd FD or --all-sockets");
+	if (a->match && !a->all_sockets)
+		return fail(msg, msglen, "adopt: --match goes with --all-sockets");
+	if (a->all_sockets && n_raw)
+		return fail(msg, msglen, "adopt: --all-sockets names the instances itself: "
+					 "give no INSTANCE");
+	if (a->have_fd && n_raw != 1)
+		return fail(msg, msglen, "adopt: --fd takes exactly one instance: expected "
+					 "block-node:NAME or chardev:ID");
 	return 0;
 }
 
@@ -342,7 +419,8 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 			if (out->cmd == YC_CMD_NONE)
 				r = fail(msg, msglen, "unknown command '%s'",
 					 yc_escape(arg, esc, sizeof(esc)));
-		} else if (out->cmd == YC_CMD_YANK) {
+		} else if (out->cmd == YC_CMD_YANK || out->cmd == YC_CMD_ADOPT ||
+			   out->cmd == YC_CMD_UNADOPT) {
 			raw[n_raw++] = arg;
 		} else if (out->cmd == YC_CMD_HELP && out->topic == YC_CMD_NONE) {
 			out->topic = lookup_command(arg);
@@ -363,10 +441,13 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 		r = fail(msg, msglen, "no command given");
 		goto out;
 	}
-	if (out->cmd != YC_CMD_YANK)
+	r = check_adopt(out, n_raw, msg, msglen);
+	if (r < 0 || (out->cmd != YC_CMD_YANK && out->cmd != YC_CMD_ADOPT &&
+		      out->cmd != YC_CMD_UNADOPT) || (out->cmd == YC_CMD_ADOPT && !n_raw))
 		goto out;
 	if (!n_raw) {
-		r = fail(msg, msglen, "yank: no instance given: expected " ACCEPTED_FORMS);
+		r = fail(msg, msglen, "%s: no instance given: expected " ACCEPTED_FORMS,
+			 yc_command_name(out->cmd));
 		goto out;
 	}
 	/* Every argument is checked before anything is looked up. */
@@ -403,6 +484,13 @@ enum yc_exit yc_exit_code(int err)
 		return YC_EXIT_USAGE;
 	case -ENOENT:
 		return YC_EXIT_NOT_FOUND;
+	/* adopt: the command line names no process, fd or socket to adopt,
+	 * or a name already taken. */
+	case -ESRCH:
+	case -EBADF:
+	case -ENOTSOCK:
+	case -EEXIST:
+		return YC_EXIT_USAGE;
 	case -EIO:
 		return YC_EXIT_PARTIAL;
 	default:

@@ -32,6 +32,8 @@ enum yc_command {
 	YC_CMD_STATUS,
 	YC_CMD_GC,
 	YC_CMD_HELP,
+	YC_CMD_ADOPT,
+	YC_CMD_UNADOPT,
 };
 
 /* Bounds of --timeout, in milliseconds. */
@@ -51,7 +53,12 @@ struct yc_args {
 	bool version;        /* --version */
 	enum yc_command cmd;
 	enum yc_command topic; /* "help COMMAND" */
-	/* yank: the parsed instances; names point into argv. */
+	/* adopt: --pid, and --fd or --all-sockets [--match PATTERNS]. */
+	bool have_pid, have_fd, all_sockets;
+	pid_t pid;
+	int fd;
+	const char *match;
+	/* yank, adopt, unadopt: the parsed instances; names point into argv. */
 	struct yank_instance *instances;
 	size_t n_instances;
 };

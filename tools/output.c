@@ -152,9 +152,14 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 	struct comm_cache cache;
 	char buf[CELL_MAX], ubuf[CELL_MAX];
 	int first = users ? 0 : 1;
+	bool adopted = false;
 
 	if (!n)
 		return 0;
+	/* The column appears only when it says something, so tables of
+	 * registries without adopted instances keep their shape. */
+	for (size_t i = 0; i < n; i++)
+		adopted = adopted || info[i].adopted;
 	if (comm_cache_init(&cache, n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -175,7 +180,7 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		pad(f, head[k], w[k]);
 		fputs("  ", f);
 	}
-	fputs("FDS  CALLBACKS\n", f);
+	fputs(adopted ? "FDS  CALLBACKS  ADOPTED\n" : "FDS  CALLBACKS\n", f);
 	for (size_t i = 0; i < n; i++) {
 		if (users) {
 			pad(f, yc_escape(users[i].name, ubuf, sizeof(ubuf)), w[0]);
@@ -186,7 +191,8 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		pad(f, cell_name(&info[i], buf), w[2]);
 		fprintf(f, "  %-*d  ", (int)w[3], (int)info[i].pid);
 		pad(f, cell_command(&cache, &info[i], buf), w[4]);
-		fprintf(f, "  %3u  %9u\n", info[i].n_fds, info[i].n_callbacks);
+		fprintf(f, "  %3u  %9u", info[i].n_fds, info[i].n_callbacks);
+		fputs(!adopted ? "\n" : info[i].adopted ? "  yes\n" : "  -\n", f);
 	}
 	free(cache.e);
 	return 0;
@@ -252,6 +258,9 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 			fputs("null", f);
 		fprintf(f, ", \"alive\": %s, \"fds\": %u, \"callbacks\": %u",
 			in->owner_alive ? "true" : "false", in->n_fds, in->n_callbacks);
+		/* Only when true: consumers of the QMP-like shape see no new member. */
+		if (in->adopted)
+			fputs(", \"adopted\": true", f);
 		if (users) {
 			fputs(", \"user\": ", f);
 			r = r ? r : put_string(f, scratch, users[i].name);

@@ -20,16 +20,17 @@ struct yc_user {
 };
 
 /*
- * The aligned table: [USER] TYPE NAME PID COMMAND FDS CALLBACKS, the USER
- * column when @users (one per instance) is given.  Nothing for n == 0.
+ * The aligned table: [USER] TYPE NAME PID COMMAND FDS CALLBACKS [ADOPTED],
+ * the USER column when @users (one per instance) is given, ADOPTED ("yes"
+ * or "-") when any instance is adopted.  Nothing for n == 0.
  */
 int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
 		  size_t n);
 
 /*
  * A JSON array, one object per line, streamed: {"type", "id" or
- * "node-name", "pid", "command", "alive", "fds", "callbacks"}, and "user"
- * and "uid" when @users is given.
+ * "node-name", "pid", "command", "alive", "fds", "callbacks"}, "adopted":
+ * true for an adopted instance, and "user" and "uid" when @users is given.
  */
 int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		       const struct yc_user *users, size_t n);

@@ -22,6 +22,7 @@
 #include "host.h"
 #include "output.h"
 #include "qmp.h"
+#include "sockets.h"
 
 /* Waits when --timeout is not given, in milliseconds. */
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -43,6 +44,11 @@ static const char usage_text[] =
 	"  status             segment health: layout, capacity used, processes,\n"
 	"                     lock state, integrity check\n"
 	"  gc                 reap the records of dead processes now\n"
+	"  adopt --pid PID --fd FD INSTANCE\n"
+	"  adopt --pid PID --all-sockets [--match PATTERNS]\n"
+	"                     register sockets of a process that does not use\n"
+	"                     libyank (static, Go, raw syscalls)\n"
+	"  unadopt INSTANCE...  remove adopted instances\n"
 	"  help [COMMAND]     this text, or the help of one command\n"
 	"\n"
 	"Options (before or after the command):\n"
@@ -54,6 +60,7 @@ static const char usage_text[] =
 	"                      (default: 2000 for the registry lock, 1000 for\n"
 	"                      each owner process's answer)\n"
 	"  -j, --json          machine-readable output\n"
+	"  --pid PID, --fd FD, --all-sockets, --match PATTERNS   adopt's options\n"
 	"  -h, --help          show this help, or the command's\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -76,7 +83,8 @@ static const struct {
 	 "\n"
 	 "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
 	 "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
-	 "\"fds\" and \"callbacks\".\n"},
+	 "\"fds\" and \"callbacks\", and \"adopted\": true for an adopted instance.\n"
+	 "The table gains an ADOPTED column when any instance is adopted.\n"},
 	{YC_CMD_YANK, "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
 		      "\n"
 		      "Yank the listed instances: every fd registered on them is shut down\n"
@@ -112,6 +120,37 @@ static const struct {
 		    "Remove the records of processes that are gone now, rather than when a\n"
 		    "registration next needs the room, and print how many instances were\n"
 		    "reaped.\n"},
+	{YC_CMD_ADOPT,
+	 "Usage: yankctl [OPTIONS] adopt --pid PID --fd FD INSTANCE\n"
+	 "       yankctl [OPTIONS] adopt --pid PID --all-sockets [--match PATTERNS]\n"
+	 "\n"
+	 "Register socket FD of process PID, which does not use libyank, as\n"
+	 "INSTANCE (block-node:NAME or chardev:ID), owned by that process.  A yank\n"
+	 "takes the fd with pidfd_getfd(2), shuts it down if it is still the same\n"
+	 "socket (a reused fd number is reported stale and left alone) and closes\n"
+	 "its copy; nothing is kept in between.  The record goes when PID exits, or\n"
+	 "with unadopt.  \"list\" marks it adopted.\n"
+	 "\n"
+	 "--all-sockets adopts every established TCP (IPv4, IPv6) and connected Unix\n"
+	 "stream socket of PID as chardev:COMM[PID]#FD<DIR><PEER>, e.g.\n"
+	 "chardev:curl[27796]#5>tcp:127.0.0.1:47001: DIR is '<' for a socket whose\n"
+	 "local port is listened on (accepted), '>' otherwise; PEER is tcp:HOST:PORT,\n"
+	 "tcp6:[HOST]:PORT, or unix:PATH, the path connected to.  --match keeps\n"
+	 "only peers matching one of its comma-separated patterns, with * wildcards.\n"
+	 "\n"
+	 "Needs the ptrace permission pidfd_getfd needs (the process's user, no\n"
+	 "more privileged, or CAP_SYS_PTRACE; see kernel.yama.ptrace_scope).  The\n"
+	 "record goes into the registry named, else for root the default registry\n"
+	 "of PID's user (which must exist, unless that user is root), else ours;\n"
+	 "a registry may only hold processes a yank through it may act on.\n"
+	 "Exit status: 1 no such process, fd or socket, or the name is taken; 2\n"
+	 "--all-sockets found nothing; 3 some sockets could not be adopted; 4 not\n"
+	 "permitted or registry unavailable.\n"},
+	{YC_CMD_UNADOPT, "Usage: yankctl [OPTIONS] unadopt INSTANCE...\n"
+			 "\n"
+			 "Remove adopted instances and their records.  An instance a process\n"
+			 "registered itself is refused (status 4): only it may unregister\n"
+			 "it.  Status 2 when one is not found.\n"},
 	{YC_CMD_HELP, "Usage: yankctl help [COMMAND]\n"
 		      "\n"
 		      "Show the general help, or the help of COMMAND.\n"},
@@ -188,6 +227,21 @@ static const char *open_error(int err, char *buf, size_t size)
 	return buf;
 }
 
+/* The one line on a registry that could not be opened. */
+static void open_error_line(const struct yc_args *a, int r)
+{
+	char what[400], why[1200];
+
+	what_segment(a, what, sizeof(what));
+	if (r == -EINVAL || r == -ENAMETOOLONG)
+		fprintf(stderr,
+			"yankctl: %s: not a segment name: expected '/' and up to 255 "
+			"more bytes with no other '/'\n",
+			what);
+	else
+		fprintf(stderr, "yankctl: %s: %s\n", what, open_error(r, why, sizeof(why)));
+}
+
 /*
  * Open the registry if it exists: 0 with *reg set, -ENOENT quietly, or
  * another error after saying so.
@@ -195,7 +249,6 @@ static const char *open_error(int err, char *buf, size_t size)
 static int open_registry(const struct yc_args *a, yank_registry **reg)
 {
 	struct yank_open_opts o;
-	char what[400], why[1200];
 	int r;
 
 	open_opts(a, &o);
@@ -205,14 +258,7 @@ static int open_registry(const struct yc_args *a, yank_registry **reg)
 		r = yank_open_existing(a->segment, &o, reg);
 	if (r == -ENOENT || r == 0)
 		return r;
-	what_segment(a, what, sizeof(what));
-	if (r == -EINVAL || r == -ENAMETOOLONG)
-		fprintf(stderr,
-			"yankctl: %s: not a segment name: expected '/' and up to 255 "
-			"more bytes with no other '/'\n",
-			what);
-	else
-		fprintf(stderr, "yankctl: %s: %s\n", what, open_error(r, why, sizeof(why)));
+	open_error_line(a, r);
 	return r;
 }
 
@@ -470,6 +516,238 @@ static int cmd_gc(const struct yc_args *a)
 	return YC_EXIT_OK;
 }
 
+/* ---- adopt and unadopt ---- */
+
+/*
+ * Where an adopted record goes: the registry named; for root with none
+ * named, the default registry of the process's own user (a yank through
+ * root's may act on root's processes only); otherwise our own.
+ */
+static int open_for_adopt(const struct yc_args *a, yank_registry **reg)
+{
+	struct yank_open_opts o;
+	uid_t uid;
+	int r;
+
+	open_opts(a, &o);
+	if (a->have_user)
+		return yank_open_user(a->user, &o, reg);
+	if (!yc_host_scope(a))
+		return yank_open_with(a->segment, &o, reg);
+	r = yc_proc_euid(a->pid, &uid);
+	if (r < 0)
+		return r;
+	r = uid == 0 ? yank_open_with(NULL, &o, reg) : yank_open_user(uid, &o, reg);
+	if (r == -ENOENT)
+		fprintf(stderr,
+			"yankctl: adopt: pid %d runs as uid %u, which has no registry /yank-%u "
+			"yet: name one with --segment\n",
+			(int)a->pid, (unsigned int)uid, (unsigned int)uid);
+	return r;
+}
+
+/* One line on why adopting fd @fd of the process failed. */
+static void adopt_error(const struct yc_args *a, yank_registry *reg, const char *inst, int fd,
+			int err)
+{
+	char scope[32], esc[320];
+	uid_t uid = 0;
+
+	switch (err) {
+	case -EPERM:
+		fprintf(stderr,
+			"yankctl: adopt: pid %d, fd %d: pidfd_getfd not permitted: adopting "
+			"needs ptrace permission over the process (its own user and no more "
+			"privileged, or CAP_SYS_PTRACE)",
+			(int)a->pid, fd);
+		if (*yc_ptrace_scope(scope, sizeof(scope)))
+			fprintf(stderr, "; kernel.yama.ptrace_scope is %s", scope);
+		fputc('\n', stderr);
+		break;
+	case -EACCES:
+		yc_proc_euid(a->pid, &uid);
+		fprintf(stderr,
+			"yankctl: adopt: pid %d runs as uid %u, and a yank through segment %s "
+			"may not act on that user's processes: adopt into that user's registry "
+			"(--user %u)\n",
+			(int)a->pid, (unsigned int)uid,
+			yc_escape(yank_segment_name(reg), esc, sizeof(esc)), (unsigned int)uid);
+		break;
+	case -ESRCH:
+		fprintf(stderr, "yankctl: adopt: pid %d: no such process\n", (int)a->pid);
+		break;
+	case -EBADF:
+		fprintf(stderr, "yankctl: adopt: pid %d has no fd %d\n", (int)a->pid, fd);
+		break;
+	case -ENOTSOCK:
+		fprintf(stderr, "yankctl: adopt: pid %d, fd %d is not a socket\n", (int)a->pid, fd);
+		break;
+	case -EEXIST:
+		fprintf(stderr, "yankctl: %s: %s\n", inst, yank_strerror(err));
+		break;
+	default:
+		report(reg, "adopt", err);
+	}
+}
+
+/* Adopt one fd as @inst; on success one line (or a JSON object into @done). */
+static int adopt_one(const struct yc_args *a, yank_registry *reg, const struct yank_instance *inst,
+		     int fd, json_t *done)
+{
+	char name[1100];
+	int r = yank_adopt_fd(reg, inst, a->pid, fd);
+
+	yc_format_instance(inst->type, inst->name, name, sizeof(name));
+	if (r < 0) {
+		adopt_error(a, reg, name, fd, r);
+		return r;
+	}
+	if (!done) {
+		printf("adopted %s: pid %d, fd %d\n", name, (int)a->pid, fd);
+		return 0;
+	}
+	json_t *obj = yc_qmp_instance_json(inst->type, inst->name);
+	if (obj) {
+		json_object_set_new(obj, "pid", json_integer(a->pid));
+		json_object_set_new(obj, "fd", json_integer(fd));
+		json_array_append_new(done, obj);
+	}
+	return 0;
+}
+
+/* Every matching socket: 0, the one error when all failed, or -EIO when some did. */
+static int adopt_all(const struct yc_args *a, yank_registry *reg, json_t *done)
+{
+	struct yc_sock *socks = NULL;
+	size_t n = 0, tried = 0, failed = 0;
+	char name[YANK_NAME_MAX + 1];
+	int r = yc_list_sockets(a->pid, &socks, &n), last = 0;
+
+	if (r == -EPERM)
+		fprintf(stderr,
+			"yankctl: adopt: pid %d: reading its fds needs ptrace permission over "
+			"the process\n",
+			(int)a->pid);
+	else if (r < 0)
+		adopt_error(a, reg, "", -1, r);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!yc_peer_matches(a->match, socks[i].peer))
+			continue;
+		struct yank_instance inst = {YANK_CHARDEV,
+					     yc_sock_name(a->pid, &socks[i], name, sizeof(name))};
+		tried++;
+		r = adopt_one(a, reg, &inst, socks[i].fd, done);
+		if (r < 0) {
+			failed++;
+			last = r;
+		}
+	}
+	free(socks);
+	if (!tried) {
+		fprintf(stderr, "yankctl: adopt: pid %d: no connected stream socket%s\n",
+			(int)a->pid, a->match ? " matches" : "");
+		return -ENOENT;
+	}
+	return !failed ? 0 : failed == tried ? last : -EIO;
+}
+
+static int cmd_adopt(const struct yc_args *a)
+{
+	yank_registry *reg = NULL;
+	json_t *done = a->json ? json_array() : NULL;
+	int r = open_for_adopt(a, &reg);
+
+	if (r == -ESRCH)
+		fprintf(stderr, "yankctl: adopt: pid %d: no such process\n", (int)a->pid);
+	else if (r == -ENOENT && a->have_user)
+		note_missing(a);
+	else if (r < 0 && r != -ENOENT)
+		open_error_line(a, r);
+	if (r < 0) {
+		json_decref(done);
+		return yc_exit_code(r == -ENOENT ? -EACCES : r);
+	}
+	if (a->all_sockets)
+		r = adopt_all(a, reg, done);
+	else
+		r = adopt_one(a, reg, &a->instances[0], a->fd, done);
+	if (done)
+		print_json_line(json_pack("{s:o}", "adopted", done));
+	yank_close(reg);
+	return yc_exit_code(r);
+}
+
+/* Unadopt @inst in @reg, saying why not: 0 or the error. */
+static int unadopt_in(yank_registry *reg, const struct yank_instance *inst, bool quiet_missing)
+{
+	char name[1100];
+	int r = yank_unadopt(reg, inst);
+
+	yc_format_instance(inst->type, inst->name, name, sizeof(name));
+	if (r == -EPERM)
+		fprintf(stderr,
+			"yankctl: %s: not an adopted instance: its process registered it "
+			"and only it may unregister it\n",
+			name);
+	else if (r == -ENOENT && !quiet_missing)
+		fprintf(stderr, "yankctl: %s: Instance not found\n", name);
+	else if (r < 0 && r != -ENOENT)
+		report(reg, "unadopt", r);
+	return r;
+}
+
+/* Root with no registry named: the one user's registry that has it. */
+static int unadopt_host(const struct yc_args *a, const struct yank_instance *inst)
+{
+	struct yank_host_registry *list = NULL;
+	struct yank_open_opts o;
+	char name[1100];
+	size_t n = 0;
+	int r;
+
+	open_opts(a, &o);
+	r = yank_open_host(&o, &list, &n);
+	if (r < 0) {
+		fprintf(stderr, "yankctl: unadopt: %s\n", yank_strerror(r));
+		return r;
+	}
+	r = -ENOENT;
+	for (size_t i = 0; i < n && r == -ENOENT; i++)
+		if (list[i].reg)
+			r = unadopt_in(list[i].reg, inst, true);
+	yank_close_host(list, n);
+	if (r == -ENOENT)
+		fprintf(stderr, "yankctl: %s: Instance not found\n",
+			yc_format_instance(inst->type, inst->name, name, sizeof(name)));
+	return r;
+}
+
+static int cmd_unadopt(const struct yc_args *a)
+{
+	yank_registry *reg = NULL;
+	int r = 0, worst = 0;
+
+	if (!yc_host_scope(a)) {
+		r = open_registry(a, &reg);
+		if (r == -ENOENT) {
+			report_no_registry(a);
+			return YC_EXIT_NOT_FOUND;
+		}
+		if (r < 0)
+			return yc_exit_code(r);
+	}
+	for (size_t i = 0; i < a->n_instances; i++) {
+		r = reg ? unadopt_in(reg, &a->instances[i], false)
+			: unadopt_host(a, &a->instances[i]);
+		if (r < 0 && (!worst || yc_exit_code(r) > yc_exit_code(worst)))
+			worst = r;
+	}
+	yank_close(reg);
+	return yc_exit_code(worst);
+}
+
 /*
  * The QMP backend.  The registry is opened afresh for every command: the
  * segment may appear after the server started, or be re-created.
@@ -633,6 +911,10 @@ static int run(const struct yc_args *a)
 		return host ? yc_host_status(a, &o) : cmd_status(a);
 	case YC_CMD_GC:
 		return host ? yc_host_gc(a, &o) : cmd_gc(a);
+	case YC_CMD_ADOPT:
+		return cmd_adopt(a);
+	case YC_CMD_UNADOPT:
+		return cmd_unadopt(a);
 	default:
 		return show_help(YC_CMD_NONE);
 	}

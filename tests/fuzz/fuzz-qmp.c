@@ -118,14 +118,14 @@ static const char long_name[] =
 
 /* What a hostile or damaged segment could make yank_query() return. */
 static const struct yank_instance_info registry[] = {
-	{ YANK_CHARDEV, "c0", 100, 1, 0, 1, 1 },
-	{ YANK_BLOCK_NODE, "disk0", 100, 0, 2, 1, 2 },
-	{ YANK_MIGRATION, NULL, 101, 0, 1, 1, 3 },
-	{ YANK_CHARDEV, "\xff\xfe not utf-8 \xc0\x80", 102, 1, 0, 0, 4 },
-	{ YANK_CHARDEV, "ctl\x01\x1f\x7f", 102, 1, 0, 0, 5 },
-	{ YANK_BLOCK_NODE, long_name, 103, 0, 0, 1, 6 },
-	{ (enum yank_type)7, "unknown-type", 103, 0, 0, 1, 7 },
-	{ YANK_BLOCK_NODE, NULL, 104, 0, 0, 1, 8 },
+	{ YANK_CHARDEV, "c0", 100, 1, 0, 1, 1, 0 },
+	{ YANK_BLOCK_NODE, "disk0", 100, 0, 2, 1, 2, 0 },
+	{ YANK_MIGRATION, NULL, 101, 0, 1, 1, 3, 0 },
+	{ YANK_CHARDEV, "\xff\xfe not utf-8 \xc0\x80", 102, 1, 0, 0, 4, 0 },
+	{ YANK_CHARDEV, "ctl\x01\x1f\x7f", 102, 1, 0, 0, 5, 0 },
+	{ YANK_BLOCK_NODE, long_name, 103, 0, 0, 1, 6, 0 },
+	{ (enum yank_type)7, "unknown-type", 103, 0, 0, 1, 7, 0 },
+	{ YANK_BLOCK_NODE, NULL, 104, 0, 0, 1, 8, 0 },
 };
 
 struct fake {
