@@ -6,12 +6,14 @@
  * yank_check_instance(), the library's own rule.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "utf8.h"
@@ -194,48 +196,37 @@ int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, siz
 }
 
 /*
- * Match @arg against a long option @name: "--name" (value in the next
- * argument) or "--name=value".  Returns 0 (no match), 1 (matched, *inline
- * set when "=value" was given).
+ * --timeout: a duration, "500ms", "2s", "1m", or a bare number of
+ * milliseconds (what it always was), from 1 ms to 10 minutes.
  */
-static int match_long(const char *arg, const char *name, const char **inline_val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(arg, name, n))
-		return 0;
-	if (arg[n] == '\0') {
-		*inline_val = NULL;
-		return 1;
-	}
-	if (arg[n] == '=') {
-		*inline_val = arg + n + 1;
-		return 1;
-	}
-	return 0;
-}
-
 static int parse_timeout(const char *s, uint32_t *out, char *msg, size_t msglen)
 {
+	static const struct {
+		const char *unit;
+		unsigned long ms;
+	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 } };
 	char esc[64];
 	unsigned long v = 0;
+	const char *p = s;
 
 	if (!*s)
-		return fail(msg, msglen, "--timeout: empty value: expected milliseconds, %d to %d",
-			    YC_TIMEOUT_MIN_MS, YC_TIMEOUT_MAX_MS);
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9' || v > YC_TIMEOUT_MAX_MS)
-			return fail(msg, msglen,
-				    "--timeout: '%s' is not a number of milliseconds from %d to %d",
-				    yc_escape(s, esc, sizeof(esc)), YC_TIMEOUT_MIN_MS,
-				    YC_TIMEOUT_MAX_MS);
+		return fail(msg, msglen, "--timeout: empty value: expected a duration such as "
+					 "500ms, 2s or 1m (a bare number is milliseconds)");
+	for (; *p >= '0' && *p <= '9' && v <= YC_TIMEOUT_MAX_MS; p++)
 		v = v * 10 + (unsigned long)(*p - '0');
+	for (size_t k = 0; p != s && k < sizeof(units) / sizeof(units[0]); k++) {
+		if (strcmp(p, units[k].unit))
+			continue;
+		if (v > YC_TIMEOUT_MAX_MS / units[k].ms ||
+		    v * units[k].ms < YC_TIMEOUT_MIN_MS)
+			break;
+		*out = (uint32_t)(v * units[k].ms);
+		return 0;
 	}
-	if (v < YC_TIMEOUT_MIN_MS || v > YC_TIMEOUT_MAX_MS)
-		return fail(msg, msglen, "--timeout: %s ms is out of range %d to %d",
-			    yc_escape(s, esc, sizeof(esc)), YC_TIMEOUT_MIN_MS, YC_TIMEOUT_MAX_MS);
-	*out = (uint32_t)v;
-	return 0;
+	return fail(msg, msglen,
+		    "--timeout: '%s' is not a duration from 1ms to 10m (500ms, 2s, 1m; a bare "
+		    "number is milliseconds)",
+		    yc_escape(s, esc, sizeof(esc)));
 }
 
 /* --user NAME|UID: a number is a uid, anything else a user name. */
@@ -286,79 +277,93 @@ static int parse_number(const char *opt, const char *s, long min, int *out, char
 	return 0;
 }
 
-/* adopt's own options, with a value: 1 when @arg was one of them. */
-static int adopt_option(const char *arg, const char *val, struct yc_args *out, int *r, char *msg,
-			size_t msglen)
-{
-	int v;
 
-	if (!strcmp(arg, "--pid") || !strncmp(arg, "--pid=", 6)) {
-		*r = parse_number("--pid", val, 1, &v, msg, msglen);
+enum { OPT_PID = 256, OPT_FD, OPT_MATCH, OPT_ALL_SOCKETS };
+
+/*
+ * getopt_long: bundled short options (-jq), attached values (-t500),
+ * --opt=value, unambiguous abbreviations (--seg), and "--".  The leading
+ * "-" returns the other arguments in order, as option 1, so that options
+ * may come before or after the command; ":" reports a missing value.
+ */
+static const char short_opts[] = "-:s:u:t:jqhV";
+static const struct option long_opts[] = {
+	{ "segment", required_argument, NULL, 's' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "match", required_argument, NULL, OPT_MATCH },
+	{ "all-sockets", no_argument, NULL, OPT_ALL_SOCKETS },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option getopt_long returned, with its value in @val. */
+static int take_option(int opt, const char *val, struct yc_args *out, char *msg, size_t msglen)
+{
+	int v, r = 0;
+
+	switch (opt) {
+	case 's':
+		if (!*val)
+			return fail(msg, msglen, "--segment: empty segment name");
+		out->segment = val;
+		return 0;
+	case 'u':
+		return parse_user(val, out, msg, msglen);
+	case 't':
+		return parse_timeout(val, &out->timeout_ms, msg, msglen);
+	case 'j':
+		out->json = true;
+		return 0;
+	case 'q':
+		out->quiet = true;
+		return 0;
+	case 'h':
+		out->help = true;
+		return 0;
+	case 'V':
+		out->version = true;
+		return 0;
+	case OPT_PID:
+		r = parse_number("--pid", val, 1, &v, msg, msglen);
 		out->pid = (pid_t)v;
 		out->have_pid = true;
-	} else if (!strcmp(arg, "--fd") || !strncmp(arg, "--fd=", 5)) {
-		*r = parse_number("--fd", val, 0, &out->fd, msg, msglen);
+		return r;
+	case OPT_FD:
+		r = parse_number("--fd", val, 0, &out->fd, msg, msglen);
 		out->have_fd = true;
-	} else if (!strcmp(arg, "--match") || !strncmp(arg, "--match=", 8)) {
+		return r;
+	case OPT_MATCH:
 		out->match = val;
-		*r = *val ? 0 : fail(msg, msglen, "--match: empty pattern");
-	} else {
+		return *val ? 0 : fail(msg, msglen, "--match: empty pattern");
+	case OPT_ALL_SOCKETS:
+		out->all_sockets = true;
 		return 0;
 	}
-	return 1;
+	return fail(msg, msglen, "unknown option");
 }
 
-/* One option at argv[*i]; advances *i past a separate value. */
-static int parse_option(int argc, char *const argv[], int *i, struct yc_args *out, char *msg,
-			size_t msglen)
+/* What getopt_long refused, as a message: the argument it stopped at. */
+static int bad_option(int opt, int argc, char *const argv[], char *msg, size_t msglen)
 {
-	const char *arg = argv[*i], *val = NULL;
 	char esc[64];
-	bool takes_value = false, is_segment = false, is_user = false;
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
 
-	if (match_long(arg, "--segment", &val) || !strcmp(arg, "-s")) {
-		takes_value = is_segment = true;
-	} else if (match_long(arg, "--user", &val) || !strcmp(arg, "-u")) {
-		takes_value = is_user = true;
-	} else if (match_long(arg, "--timeout", &val) || !strcmp(arg, "-t")) {
-		takes_value = true;
-	} else if (match_long(arg, "--pid", &val) || match_long(arg, "--fd", &val) ||
-		   match_long(arg, "--match", &val)) {
-		takes_value = true;
-	} else if (match_long(arg, "--all-sockets", &val)) {
-		out->all_sockets = true;
-	} else if (match_long(arg, "--json", &val) || !strcmp(arg, "-j")) {
-		out->json = true;
-	} else if (match_long(arg, "--help", &val) || !strcmp(arg, "-h")) {
-		out->help = true;
-	} else if (match_long(arg, "--version", &val) || !strcmp(arg, "-V")) {
-		out->version = true;
-	} else {
-		return fail(msg, msglen, "unknown option '%s'", yc_escape(arg, esc, sizeof(esc)));
-	}
-
-	if (!takes_value) {
-		if (val)
-			return fail(msg, msglen, "option '%.*s' takes no value",
-				    (int)(strchr(arg, '=') - arg), arg);
-		return 0;
-	}
-	if (!val) {
-		if (*i + 1 >= argc)
-			return fail(msg, msglen, "option '%s' needs a value", arg);
-		val = argv[++*i];
-	}
-	if (is_user)
-		return parse_user(val, out, msg, msglen);
-	int r = 0;
-	if (adopt_option(arg, val, out, &r, msg, msglen))
-		return r;
-	if (!is_segment)
-		return parse_timeout(val, &out->timeout_ms, msg, msglen);
-	if (!*val)
-		return fail(msg, msglen, "--segment: empty segment name");
-	out->segment = val;
-	return 0;
+	yc_escape(arg, esc, sizeof(esc));
+	if (opt == ':')
+		return fail(msg, msglen, "option '%s' needs a value", esc);
+	if (optopt && optopt < 256 && arg[0] == '-' && arg[1] != '-')
+		return fail(msg, msglen, "unknown option '-%c'", optopt);
+	if (strchr(arg, '=') && optopt)
+		return fail(msg, msglen, "option '%.*s' takes no value",
+			    (int)(strchr(esc, '=') ? strchr(esc, '=') - esc : (long)strlen(esc)),
+			    esc);
+	return fail(msg, msglen, "unknown or ambiguous option '%s'", esc);
 }
 
 /*
@@ -391,7 +396,6 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 {
 	const char **raw = NULL;
 	size_t n_raw = 0;
-	bool options_done = false;
 	char esc[64];
 	int r = 0;
 
@@ -404,15 +408,31 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 			return -ENOMEM;
 	}
 
-	for (int i = 1; i < argc && r == 0; i++) {
-		const char *arg = argv[i];
+	/* Fresh state for every call (the fuzz target parses many lines). */
+	optind = 0;
+	opterr = 0;
+	bool rest = false; /* past "--": arguments only */
+	while (r == 0) {
+		const char *arg;
 
-		if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-			if (!strcmp(arg, "--"))
-				options_done = true;
-			else
-				r = parse_option(argc, argv, &i, out, msg, msglen);
-			continue;
+		if (rest) {
+			if (optind >= argc)
+				break;
+			arg = argv[optind++];
+		} else {
+			int opt = getopt_long(argc, argv, short_opts, long_opts, NULL);
+
+			if (opt == -1) {
+				rest = true;
+				continue;
+			}
+			if (opt != 1) {
+				r = opt == '?' || opt == ':'
+					    ? bad_option(opt, argc, argv, msg, msglen)
+					    : take_option(opt, optarg, out, msg, msglen);
+				continue;
+			}
+			arg = optarg;
 		}
 		if (out->cmd == YC_CMD_NONE) {
 			out->cmd = lookup_command(arg);
@@ -526,4 +546,9 @@ const char *yc_failure_detail(int err)
 	const char *d = err == INT_MIN ? NULL : strerrordesc_np(err < 0 ? -err : err);
 
 	return d ? d : "unknown error";
+}
+
+bool yc_chatty(const struct yc_args *a)
+{
+	return !a->json && !a->quiet && isatty(STDOUT_FILENO);
 }

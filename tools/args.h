@@ -49,6 +49,7 @@ struct yc_args {
 	uid_t user;
 	uint32_t timeout_ms; /* --timeout, or 0 when not given */
 	bool json;           /* --json */
+	bool quiet;          /* --quiet: nothing on stdout for a yank that worked */
 	bool help;           /* --help anywhere: show help for @cmd */
 	bool version;        /* --version */
 	enum yc_command cmd;
@@ -84,6 +85,13 @@ int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, siz
  * words: "empty name", "not valid UTF-8", ...
  */
 const char *yc_name_problem(const char *name, int err);
+
+/*
+ * Words for a person, not a script: a line per instance yanked, "nothing
+ * is registered" for an empty list.  Only on a terminal, and not with
+ * --json or --quiet, so that scripts see what they always saw.
+ */
+bool yc_chatty(const struct yc_args *a);
 
 /* The one mapping from a negative errno (or 0) to an exit status. */
 enum yc_exit yc_exit_code(int err);

@@ -130,6 +130,8 @@ int yc_host_list(const struct yc_args *a, const struct yank_open_opts *o)
 		}
 	r = a->json ? yc_print_list_json(stdout, all, users, total)
 		    : yc_print_list(stdout, all, users, total);
+	if (!total && yc_chatty(a))
+		printf("nothing is registered, in any user's registry\n");
 	if (r < 0)
 		fprintf(stderr, "yankctl: list: %s\n", strerror(-r));
 	int code = r < 0 || none_readable(&h) ? YC_EXIT_UNAVAILABLE : YC_EXIT_OK;
@@ -246,6 +248,15 @@ static int yank_one(const struct host *h, size_t k, const struct yc_args *a, con
 	return r;
 }
 
+/* "yanked INSTANCE" for registry @k's part of the list. */
+static void print_yanked_here(size_t k, const struct yc_args *a, const size_t *where,
+			      const struct yank_failure *fl, size_t nf)
+{
+	for (size_t i = 0; i < a->n_instances; i++)
+		if (where[i] == k)
+			yc_print_yanked(stdout, &a->instances[i], 1, fl, nf);
+}
+
 int yc_host_yank(const struct yc_args *a, const struct yank_open_opts *o)
 {
 	struct host h;
@@ -273,6 +284,8 @@ int yc_host_yank(const struct yc_args *a, const struct yank_open_opts *o)
 		} else if (r == 0 || r == -EIO) {
 			yc_print_failures(stderr, fl, nf);
 			partial |= r == -EIO;
+			if (yc_chatty(a))
+				print_yanked_here(k, a, where, fl, nf);
 		} else {
 			fprintf(stderr, "yankctl: segment %s: yank: %s\n", h.regs[k].segment,
 				yank_strerror(r));

@@ -50,18 +50,74 @@ char *yc_owner_comm(pid_t pid, char *buf, size_t size)
 }
 
 /*
- * Owners are few and instances many: read each owner's comm once.  Open
- * addressing over a table at least twice the number of instances.
+ * The command line of @pid from /proc/PID/cmdline, its arguments joined by
+ * spaces, into @buf; "[comm]" for a process without one (a kernel thread,
+ * or a zombie), as ps(1) shows it; "" when it cannot be read.
  */
-struct comm_cache {
-	size_t size;
-	struct comm_entry {
-		pid_t pid;
+static char *owner_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[40];
+	ssize_t n = -1;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	if (n <= 0) {
 		char comm[32];
+
+		if (*yc_owner_comm(pid, comm, sizeof(comm)))
+			snprintf(buf, size, "[%s]", comm);
+		return buf;
+	}
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (ssize_t k = 0; k < n; k++)
+		if (buf[k] == '\0')
+			buf[k] = ' ';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Stopped (SIGSTOP, or a debugger): its agent cannot answer until it goes on. */
+static bool owner_stopped(pid_t pid)
+{
+	char path[40], buf[512];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+/*
+ * Owners are few and instances many: read each owner's command line and
+ * state once.  Open addressing over a table at least twice the number of
+ * instances; the command lines are allocated as owners are met.
+ */
+struct owner_cache {
+	size_t size;
+	struct owner_entry {
+		pid_t pid;
+		bool stopped;
+		char *cmd;
 	} * e;
 };
 
-static int comm_cache_init(struct comm_cache *c, size_t n)
+static int owner_cache_init(struct owner_cache *c, size_t n)
 {
 	size_t size = 16;
 
@@ -72,19 +128,33 @@ static int comm_cache_init(struct comm_cache *c, size_t n)
 	return c->e ? 0 : -ENOMEM;
 }
 
-static const char *comm_cache_get(struct comm_cache *c, pid_t pid)
+static void owner_cache_free(struct owner_cache *c)
 {
+	for (size_t i = 0; i < c->size; i++)
+		free(c->e[i].cmd);
+	free(c->e);
+}
+
+static const struct owner_entry *owner_get(struct owner_cache *c, pid_t pid)
+{
+	static const struct owner_entry none = { 0, false, (char *)"" };
 	size_t i = ((size_t)(uint32_t)pid * 2654435761u) & (c->size - 1);
 
 	for (size_t probes = 0; probes < c->size; probes++, i = (i + 1) & (c->size - 1)) {
 		if (c->e[i].pid == pid)
-			return c->e[i].comm;
+			return &c->e[i];
 		if (c->e[i].pid == 0) {
+			char buf[4096];
+
+			c->e[i].cmd = strdup(owner_cmdline(pid, buf, sizeof(buf)));
+			if (!c->e[i].cmd)
+				return &none;
 			c->e[i].pid = pid;
-			return yc_owner_comm(pid, c->e[i].comm, sizeof(c->e[i].comm));
+			c->e[i].stopped = owner_stopped(pid);
+			return &c->e[i];
 		}
 	}
-	return "";
+	return &none;
 }
 
 /*
@@ -117,17 +187,25 @@ static void pad(FILE *f, const char *s, size_t w)
 		fputc(' ', f);
 }
 
-static const char *cell_command(struct comm_cache *c, const struct yank_instance_info *in,
-				char *buf)
+/* The command line, escaped; "<dead>", or "<stopped>" before it. */
+static const char *cell_command(struct owner_cache *c, const struct yank_instance_info *in,
+				char *buf, size_t size)
 {
-	const char *comm;
+	const struct owner_entry *o;
+	size_t off = 0;
 
 	if (!in->owner_alive)
 		return "<dead>";
-	comm = comm_cache_get(c, in->pid);
-	if (!*comm)
-		return "?";
-	return yc_escape(comm, buf, CELL_MAX);
+	o = owner_get(c, in->pid);
+	if (o->stopped) {
+		off = strlen("<stopped> ");
+		memcpy(buf, "<stopped> ", off);
+	}
+	if (!*o->cmd)
+		snprintf(buf + off, size - off, "?");
+	else
+		yc_escape(o->cmd, buf + off, size - off);
+	return buf;
 }
 
 static const char *cell_name(const struct yank_instance_info *in, char *buf)
@@ -147,10 +225,10 @@ static const char *cell_type(const struct yank_instance_info *in)
 int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
 		  size_t n)
 {
-	static const char *const head[] = {"USER", "TYPE", "NAME", "PID", "COMMAND"};
-	size_t w[5] = {4, 4, 4, 3, 7};
-	struct comm_cache cache;
-	char buf[CELL_MAX], ubuf[CELL_MAX];
+	static const char *const head[] = {"USER", "TYPE", "NAME", "PID"};
+	size_t w[4] = {4, 4, 4, 3};
+	struct owner_cache cache;
+	char buf[CELL_MAX], ubuf[CELL_MAX], cmd[4 * 4096 + 16];
 	int first = users ? 0 : 1;
 	bool adopted = false;
 
@@ -160,10 +238,10 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 	 * registries without adopted instances keep their shape. */
 	for (size_t i = 0; i < n; i++)
 		adopted = adopted || info[i].adopted;
-	if (comm_cache_init(&cache, n) < 0)
+	if (owner_cache_init(&cache, n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		size_t cw[5];
+		size_t cw[4];
 		char pid[16];
 
 		snprintf(pid, sizeof(pid), "%d", (int)info[i].pid);
@@ -171,16 +249,16 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		cw[1] = width(cell_type(&info[i]));
 		cw[2] = width(cell_name(&info[i], buf));
 		cw[3] = strlen(pid);
-		cw[4] = width(cell_command(&cache, &info[i], buf));
-		for (int k = first; k < 5; k++)
+		for (int k = first; k < 4; k++)
 			if (cw[k] > w[k])
 				w[k] = cw[k];
 	}
-	for (int k = first; k < 5; k++) {
+	for (int k = first; k < 4; k++) {
 		pad(f, head[k], w[k]);
 		fputs("  ", f);
 	}
-	fputs(adopted ? "FDS  CALLBACKS  ADOPTED\n" : "FDS  CALLBACKS\n", f);
+	/* The command line last, as ps(1) has it: it may be long. */
+	fputs(adopted ? "FDS  CALLBACKS  ADOPTED  COMMAND\n" : "FDS  CALLBACKS  COMMAND\n", f);
 	for (size_t i = 0; i < n; i++) {
 		if (users) {
 			pad(f, yc_escape(users[i].name, ubuf, sizeof(ubuf)), w[0]);
@@ -189,12 +267,13 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		pad(f, cell_type(&info[i]), w[1]);
 		fputs("  ", f);
 		pad(f, cell_name(&info[i], buf), w[2]);
-		fprintf(f, "  %-*d  ", (int)w[3], (int)info[i].pid);
-		pad(f, cell_command(&cache, &info[i], buf), w[4]);
-		fprintf(f, "  %3u  %9u", info[i].n_fds, info[i].n_callbacks);
-		fputs(!adopted ? "\n" : info[i].adopted ? "  yes\n" : "  -\n", f);
+		fprintf(f, "  %-*d  %3u  %9u  ", (int)w[3], (int)info[i].pid, info[i].n_fds,
+			info[i].n_callbacks);
+		if (adopted)
+			fputs(info[i].adopted ? "yes      " : "-        ", f);
+		fprintf(f, "%s\n", cell_command(&cache, &info[i], cmd, sizeof(cmd)));
 	}
-	free(cache.e);
+	owner_cache_free(&cache);
 	return 0;
 }
 
@@ -226,7 +305,7 @@ static int put_string(FILE *f, json_t *scratch, const char *s)
 int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		       const struct yc_user *users, size_t n)
 {
-	struct comm_cache cache;
+	struct owner_cache cache;
 	json_t *scratch;
 	int r = 0;
 
@@ -235,7 +314,7 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		return 0;
 	}
 	scratch = json_string("");
-	if (!scratch || comm_cache_init(&cache, n) < 0) {
+	if (!scratch || owner_cache_init(&cache, n) < 0) {
 		json_decref(scratch);
 		return -ENOMEM;
 	}
@@ -251,13 +330,16 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 			fputs(in->type == YANK_CHARDEV ? ", \"id\": " : ", \"node-name\": ", f);
 			r = put_string(f, scratch, in->name ? in->name : "");
 		}
+		const struct owner_entry *o = in->owner_alive ? owner_get(&cache, in->pid) : NULL;
+
 		fprintf(f, ", \"pid\": %d, \"command\": ", (int)in->pid);
-		if (in->owner_alive && *comm_cache_get(&cache, in->pid))
-			r = r ? r : put_string(f, scratch, comm_cache_get(&cache, in->pid));
+		if (o && *o->cmd)
+			r = r ? r : put_string(f, scratch, o->cmd);
 		else
 			fputs("null", f);
-		fprintf(f, ", \"alive\": %s, \"fds\": %u, \"callbacks\": %u",
-			in->owner_alive ? "true" : "false", in->n_fds, in->n_callbacks);
+		fprintf(f, ", \"alive\": %s, \"stopped\": %s, \"fds\": %u, \"callbacks\": %u",
+			in->owner_alive ? "true" : "false", o && o->stopped ? "true" : "false",
+			in->n_fds, in->n_callbacks);
 		/* Only when true: consumers of the QMP-like shape see no new member. */
 		if (in->adopted)
 			fputs(", \"adopted\": true", f);
@@ -269,7 +351,7 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		fputc('}', f);
 	}
 	fputs("\n]\n", f);
-	free(cache.e);
+	owner_cache_free(&cache);
 	json_decref(scratch);
 	return r;
 }
@@ -454,4 +536,31 @@ int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
 		return -ENOMEM;
 	}
 	return yc_json_line(f, json_pack("{s:o}", "failures", list));
+}
+
+/* Did a failure record name @in?  Then it was not wholly yanked. */
+static bool failed(const struct yank_instance *in, const struct yank_failure *fl, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fl[i].type == in->type &&
+		    (in->type == YANK_MIGRATION || (fl[i].name && !strcmp(fl[i].name, in->name))))
+			return true;
+	return false;
+}
+
+void yc_print_yanked(FILE *f, const struct yank_instance *list, size_t n,
+		     const struct yank_failure *fl, size_t nf)
+{
+	char inst[CELL_MAX + 16];
+
+	for (size_t i = 0; i < n; i++) {
+		bool again = false;
+
+		for (size_t k = 0; k < i && !again; k++)
+			again = list[k].type == list[i].type &&
+				(list[i].type == YANK_MIGRATION || !strcmp(list[k].name, list[i].name));
+		if (!again && !failed(&list[i], fl, nf))
+			fprintf(f, "yanked %s\n",
+				yc_format_instance(list[i].type, list[i].name, inst, sizeof(inst)));
+	}
 }

@@ -49,6 +49,13 @@ void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail
 int yc_print_unusable_json(FILE *f, const char *segment, int err, const char *detail);
 json_t *yc_unusable_json(const char *segment, int err, const char *detail);
 
+/*
+ * "yanked INSTANCE", once for each instance of @list that no failure record
+ * names: what an operator at a terminal wants to see happen.
+ */
+void yc_print_yanked(FILE *f, const struct yank_instance *list, size_t n,
+		     const struct yank_failure *fl, size_t nf);
+
 /* @obj as one line of JSON on @f, consumed: 0, -ENOMEM (NULL), -EIO. */
 int yc_json_line(FILE *f, json_t *obj);
 

@@ -29,7 +29,7 @@
 #define DEFAULT_AGENT_TIMEOUT_MS 1000
 
 static const char usage_text[] =
-	"Usage: yankctl [--segment NAME | --user USER] [--timeout MS] [--json] COMMAND [ARGS]\n"
+	"Usage: yankctl [--segment NAME | --user USER] [--timeout TIME] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"List and yank the connections that processes registered with libyank:\n"
 	"a yank shuts a connection down so that a process hung on it recovers.\n"
@@ -56,10 +56,11 @@ static const char usage_text[] =
 	"                      (default: $YANK_SEGMENT, else /yank-UID; for\n"
 	"                      root, every user's /yank-UID)\n"
 	"  -u, --user USER     the default registry of USER (a name or a uid)\n"
-	"  -t, --timeout MS    bound every wait to MS milliseconds, 1 to 600000\n"
+	"  -t, --timeout TIME  bound every wait: 500ms, 2s, 1m, or milliseconds\n"
 	"                      (default: 2000 for the registry lock, 1000 for\n"
 	"                      each owner process's answer)\n"
 	"  -j, --json          machine-readable output\n"
+	"  -q, --quiet         on a terminal, no \"yanked INSTANCE\" lines\n"
 	"  --pid PID, --fd FD, --all-sockets, --match PATTERNS   adopt's options\n"
 	"  -h, --help          show this help, or the command's\n"
 	"  -V, --version       show the version\n"
@@ -309,6 +310,8 @@ static int cmd_list(const struct yc_args *a)
 		}
 	}
 	r = a->json ? yc_print_list_json(stdout, info, NULL, n) : yc_print_list(stdout, info, NULL, n);
+	if (!n && yc_chatty(a))
+		printf("nothing is registered\n");
 	if (r < 0)
 		fprintf(stderr, "yankctl: list: %s\n", strerror(-r));
 	yank_query_free(info, n);
@@ -422,6 +425,8 @@ static int cmd_yank(const struct yc_args *a)
 			fprintf(stderr, "yankctl: yank: some functions could not be run\n");
 		if (a->json)
 			yc_print_failures_json(stdout, failures, n_failures);
+		else if (yc_chatty(a))
+			yc_print_yanked(stdout, a->instances, a->n_instances, failures, n_failures);
 	} else {
 		report(reg, "yank", r);
 	}

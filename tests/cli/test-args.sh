@@ -42,7 +42,11 @@ bad --timeout list
 bad --timeout 0 list
 bad --timeout -5 list
 bad --timeout abc list
-bad --timeout 10ms list
+bad --timeout 10h list
+bad --timeout 1.5s list
+bad --timeout 11m list
+bad --timeout ms list
+bad --segm
 bad --timeout 600001 list
 bad --timeout 99999999999999999999 list
 bad --timeout "" list
@@ -152,6 +156,18 @@ expect_rc 0 "-s -t -j" "$YANKCTL" -s "$S" -t 1 -j list
 out_has '"type": "migration"' "-s applies"
 expect_rc 0 "-- ends options" "$YANKCTL" -s "$S" -- list
 out_has "chardev" "-- then command"
+# getopt_long's spellings: bundled, attached, abbreviated; durations with units.
+expect_rc 0 "bundled -jt500" "$YANKCTL" -s "$S" -jt500 list
+out_has '"id": "c0"' "-jt500: --json applies"
+expect_rc 0 "attached -t500 and -s" "$YANKCTL" -s"$S" -t500 list
+out_has "chardev" "-sNAME applies"
+expect_rc 0 "--timeout=2s" "$YANKCTL" --segment "$S" --timeout=2s list
+expect_rc 0 "--timeout 1m" "$YANKCTL" --segment "$S" --timeout 1m list
+expect_rc 0 "--timeout 500ms" "$YANKCTL" --segment "$S" --timeout 500ms list
+expect_rc 0 "an unambiguous abbreviation" "$YANKCTL" --seg "$S" --js list
+out_has '"node-name": "disk0"' "--seg and --js apply"
+expect_rc 1 "an option after -- is an argument" "$YANKCTL" -s "$S" list -- --json
+err_has "unexpected argument '--json'" "after --, --json is an argument"
 
 # --segment overrides YANK_SEGMENT, which overrides the default.
 expect_rc 0 "YANK_SEGMENT is used" env YANK_SEGMENT="$S" "$YANKCTL" list --json
