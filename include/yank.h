@@ -62,6 +62,7 @@ struct yank_instance_info {
 	int owner_alive;        /* 0 when the owner died and was not reaped yet */
 	uint64_t order;         /* registration sequence number, increasing */
 	int adopted;            /* registered from outside with yank_adopt_fd() */
+	uint64_t reserved[4];   /* zero: room to grow without changing the size */
 };
 
 /* Options for yank_open_with(); zero fields take the defaults. */
@@ -73,6 +74,9 @@ struct yank_open_opts {
 	uint32_t agent_timeout_ms; /* wait for another process's agent, default 1000 */
 	int use_group;            /* non-zero: the segment is mode 0660 for @group */
 	gid_t group;
+	/* Must be zero (-EINVAL otherwise): options of later releases go here,
+	 * so that a caller built today keeps working and says "default". */
+	uint32_t reserved[8];
 };
 
 /* Why one record of a yank could not be carried out. */
@@ -93,6 +97,7 @@ struct yank_failure {
 	int fd;                 /* fd number in the owner, or -1 for a callback */
 	enum yank_failure_kind kind;
 	int err;                /* negative errno with more detail, or 0 */
+	uint64_t reserved[2];   /* zero: room to grow without changing the size */
 };
 
 /* Health of a segment, from yank_status(). */
@@ -107,6 +112,7 @@ struct yank_status {
 	uint32_t torn_slots;      /* slots a writer left mid-update */
 	int integrity;            /* 0, or -EPROTO when the check failed */
 	char integrity_detail[160];
+	uint64_t reserved[8];     /* zero: room to grow without changing the size */
 };
 
 /*
@@ -141,6 +147,7 @@ struct yank_host_registry {
 	yank_registry *reg;   /* open, or NULL when it could not be */
 	int err;              /* then why: a negative errno */
 	char detail[256];     /* and yank_error_detail()'s words for it */
+	uint64_t reserved[4]; /* zero: room to grow without changing the size */
 };
 
 /*

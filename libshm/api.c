@@ -135,6 +135,11 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 		return -EINVAL;
 	pthread_once(&fork_once, install_fork_hooks);
 	struct yank_open_opts o = opts ? *opts : (struct yank_open_opts){ 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(o.reserved); i++)
+		if (o.reserved[i]) {
+			yank__detail_set("struct yank_open_opts: reserved[%zu] is not zero", i);
+			return -EINVAL;
+		}
 	struct seg_params p = {
 		.cap_proc = o.max_processes ? o.max_processes : DEF_PROCESSES,
 		.cap_inst = o.max_instances ? o.max_instances : DEF_INSTANCES,
@@ -682,7 +687,7 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 	const struct seg *s = &reg->seg;
 	uint32_t hwm = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
 	/* One extra element at the end carries the name block, for the free. */
-	struct yank_instance_info *info = malloc(((size_t)hwm + 1) * sizeof(*info));
+	struct yank_instance_info *info = calloc((size_t)hwm + 1, sizeof(*info));
 	size_t names_cap = 4096, names_len = 0;
 	char *names = malloc(names_cap);
 	if (!info || !names) {

@@ -118,14 +118,14 @@ static const char long_name[] =
 
 /* What a hostile or damaged segment could make yank_query() return. */
 static const struct yank_instance_info registry[] = {
-	{ YANK_CHARDEV, "c0", 100, 1, 0, 1, 1, 0 },
-	{ YANK_BLOCK_NODE, "disk0", 100, 0, 2, 1, 2, 0 },
-	{ YANK_MIGRATION, NULL, 101, 0, 1, 1, 3, 0 },
-	{ YANK_CHARDEV, "\xff\xfe not utf-8 \xc0\x80", 102, 1, 0, 0, 4, 0 },
-	{ YANK_CHARDEV, "ctl\x01\x1f\x7f", 102, 1, 0, 0, 5, 0 },
-	{ YANK_BLOCK_NODE, long_name, 103, 0, 0, 1, 6, 0 },
-	{ (enum yank_type)7, "unknown-type", 103, 0, 0, 1, 7, 0 },
-	{ YANK_BLOCK_NODE, NULL, 104, 0, 0, 1, 8, 0 },
+	{ .type = YANK_CHARDEV, .name = "c0", .pid = 100, .n_fds = 1, .n_callbacks = 0, .owner_alive = 1, .order = 1 },
+	{ .type = YANK_BLOCK_NODE, .name = "disk0", .pid = 100, .n_fds = 0, .n_callbacks = 2, .owner_alive = 1, .order = 2 },
+	{ .type = YANK_MIGRATION, .name = NULL, .pid = 101, .n_fds = 0, .n_callbacks = 1, .owner_alive = 1, .order = 3 },
+	{ .type = YANK_CHARDEV, .name = "\xff\xfe not utf-8 \xc0\x80", .pid = 102, .n_fds = 1, .n_callbacks = 0, .owner_alive = 0, .order = 4 },
+	{ .type = YANK_CHARDEV, .name = "ctl\x01\x1f\x7f", .pid = 102, .n_fds = 1, .n_callbacks = 0, .owner_alive = 0, .order = 5 },
+	{ .type = YANK_BLOCK_NODE, .name = long_name, .pid = 103, .n_fds = 0, .n_callbacks = 0, .owner_alive = 1, .order = 6 },
+	{ .type = (enum yank_type)7, .name = "unknown-type", .pid = 103, .n_fds = 0, .n_callbacks = 0, .owner_alive = 1, .order = 7 },
+	{ .type = YANK_BLOCK_NODE, .name = NULL, .pid = 104, .n_fds = 0, .n_callbacks = 0, .owner_alive = 1, .order = 8 },
 };
 
 struct fake {

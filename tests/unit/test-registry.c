@@ -796,3 +796,26 @@ Test(registry, a_squatted_default_segment_is_refused)
 	unlink(path);
 	cr_assert_eq(code, 0, "the victim trusted a squatted default segment");
 }
+
+/* Later options go in the reserved space: today it must be zero, so that
+ * its zero can keep meaning "default" for programs built now. */
+Test(registry, open_options_reserved_space_must_be_zero)
+{
+	struct yank_open_opts o = { 0 };
+	yank_registry *r = NULL;
+	o.reserved[3] = 1;
+	cr_assert_eq(yank_open_with(tu_segment("reserved"), &o, &r), -EINVAL);
+	cr_assert(strstr(yank_error_detail(), "reserved"), "detail: '%s'", yank_error_detail());
+	o.reserved[3] = 0;
+	cr_assert_eq(yank_open_with(tu_segment("reserved"), &o, &r), 0);
+	struct yank_instance_info *info;
+	size_t n;
+	struct yank_instance in = { YANK_CHARDEV, "r0" };
+	cr_assert_eq(yank_register_instance(r, &in), 0);
+	cr_assert_eq(yank_query(r, &info, &n), 0);
+	cr_assert_eq(n, 1);
+	for (size_t i = 0; i < sizeof(info[0].reserved) / sizeof(info[0].reserved[0]); i++)
+		cr_assert_eq(info[0].reserved[i], 0, "reserved space handed out not zeroed");
+	yank_query_free(info, n);
+	yank_close(r);
+}
