@@ -67,8 +67,22 @@ int main(int argc, char **argv)
 	nfds_t nfds;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:t:")) != -1) {
+	static const char usage_text[] =
+		"usage: hang-server [-p PORT] [-t SECONDS]\n"
+		"  Listen on 127.0.0.1:PORT (default: a free port, printed on stdout),\n"
+		"  accept connections and never answer them.  Ends at end of stdin (a\n"
+		"  pipe), on SIGTERM, or after SECONDS (default 120).\n"
+		"  -h, --help  this text\n";
+
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "p:t:h")) != -1) {
 		switch (opt) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
 		case 'p':
 			port = strtol(optarg, NULL, 10);
 			break;
@@ -76,7 +90,7 @@ int main(int argc, char **argv)
 			seconds = strtol(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: hang-server [-p PORT] [-t SECONDS]\n");
+			fputs(usage_text, stderr);
 			return 1;
 		}
 	}

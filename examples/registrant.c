@@ -192,10 +192,20 @@ static int setup(struct conn *c, bool with_callback, const char *host, const cha
 	return 0;
 }
 
+static const char usage_text[] =
+	"usage: registrant [-s SEGMENT] [-c] [-t SECONDS] [HOST:]PORT INSTANCE...\n"
+	"  Connect to HOST:PORT (HOST defaults to 127.0.0.1) once per INSTANCE,\n"
+	"  register the instance and its socket with libyank, and block in recv()\n"
+	"  until a yank shuts the socket down.\n"
+	"  INSTANCE is chardev:ID, block-node:NAME or migration\n"
+	"  -s SEGMENT  the registry (default: $YANK_SEGMENT, else /yank-UID)\n"
+	"  -c          block-node instances also get a callback\n"
+	"  -t SECONDS  give up after SECONDS (default 600), exit 2\n"
+	"  -h, --help  this text\n";
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: registrant [-s SEGMENT] [-c] [-t SECONDS] [HOST:]PORT INSTANCE...\n"
-			"  INSTANCE is chardev:ID, block-node:NAME or migration\n");
+	fputs(usage_text, stderr);
 	exit(1);
 }
 
@@ -211,8 +221,15 @@ int main(int argc, char **argv)
 	size_t n;
 	int opt, r, sig = 0;
 
-	while ((opt = getopt(argc, argv, "s:ct:")) != -1) {
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	while ((opt = getopt(argc, argv, "s:ct:h")) != -1) {
 		switch (opt) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
 		case 's':
 			segment = optarg;
 			break;
