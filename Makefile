@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yank: libyank, yankctl, tests.  GNU make; everything is built under build/.
 #   make            library, yankctl, examples (no Criterion needed)
 #   make test       install what is missing, then run the test suite

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The in-process baseline: a yank registry the way QEMU's util/yank.c
  * keeps one (QEMU 6.0 to 9.x).  One process-wide mutex; a singly linked

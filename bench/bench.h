@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Helpers shared by the benchmark programs: a monotonic clock, sample
  * statistics, line I/O on pipes with a deadline, and loopback sockets.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * peer: the other processes of the benchmarks, started by yank-bench with
  * fork+exec.  Commands arrive on stdin, reports leave on stdout, one line

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Plots for docs/PERFORMANCE.md, from the series yank-bench writes.
 #   gnuplot -e "datadir='DIR'; outdir='docs'" bench/plots.gp
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 """Turn yank-bench's figures.jsonl into bench/results.json and a table.
 
     report.py FIGURES.JSONL RESULTS.JSON

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # bench/run.sh: the SPEC §8 benchmarks, as `make bench` runs them.
 #
 #   B=build bench/run.sh

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # make demo: hung clients in three processes are listed and yanked with
 # yankctl, and recover, in a few seconds.
 #

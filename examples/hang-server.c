@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * hang-server: a TCP server that accepts connections and never answers,
  * the peer a hung client is stuck on (a dead NBD server, a chardev peer

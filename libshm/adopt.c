@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Adopted sockets: fds of a running process that knows nothing of yank
  * (a static binary, a Go program, raw syscalls), registered from outside.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* Registering sockets of a process that knows nothing of yank, from outside. */
 #ifndef YANK_ADOPT_H
 #define YANK_ADOPT_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent thread.  It sleeps in poll() with no timeout until a yanker
  * connects, so an idle agent costs nothing, even at the host's fd limit

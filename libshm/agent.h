@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent: one thread per handle that owns records, serving yank requests
  * from other processes on a pathname Unix socket in a private directory

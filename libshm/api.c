@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Every exported yank_* entry point: argument checks, then composition of
  * the modules.  Writers take the registry lock, bounded; readers never do.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Carrying out a yank.  First every listed instance is looked up in a
  * consistent copy of its slot; one missing means -ENOENT and nothing done.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* Carrying out a yank: validation, then each owner contacted once. */
 #ifndef YANK_DISPATCH_H
 #define YANK_DISPATCH_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent's listening socket and the identity of the library's own fds.
  * See endpoint.h for why.

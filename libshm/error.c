@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yank_strerror: a static table, so it is thread-safe and needs no buffer.
  * Where SPEC or QEMU give the wording, it is theirs.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Test-build fault points and the bounded nap used by retry loops.  In the
  * production build FAULT() is empty and this file only holds yank__nap().

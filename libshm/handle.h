@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* struct yank_registry: one open registry in one process. */
 #ifndef YANK_HANDLE_H
 #define YANK_HANDLE_H

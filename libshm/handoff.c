@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The hand-off.  The only file that uses CMSG_*.  Received fds are
  * close-on-exec from the first instant (MSG_CMSG_CLOEXEC), counted from

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Moving fds between processes and acting on them safely: SCM_RIGHTS over
  * the agent socket, peer credentials, fd identity checks, and the pidfd

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The registries of every user on this host.  Each user's default
  * registry is /yank-<uid>; root, the operator, looks at them all.  Only

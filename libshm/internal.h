@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Small things every libshm file may use.  Nothing here knows about the
  * segment; module interfaces live in their own headers.

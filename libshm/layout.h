@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The shared-memory segment, byte for byte.  Every process that maps it
  * must agree on this layout, so it holds fixed-width integers only: no

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Process-local records, under urcu-bp.  The bulletproof flavour is the one
  * meant for libraries: threads of the host that we never see are

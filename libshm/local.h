@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The process-local table of this process's records: what a record index
  * in the segment means here (an fd, or a function and its argument).  The

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The registry lock.  The only file that calls pthread_mutex_*.  Every wait
  * is bounded (CLOCK_MONOTONIC, so a clock step cannot stretch it), and every

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* The registry lock: a robust, process-shared mutex in the segment. */
 #ifndef YANK_LOCK_H
 #define YANK_LOCK_H

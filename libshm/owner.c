@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Who a process is and whether it still lives.  The only file that reads
  * /proc.  A pid alone is not an identity: pids are reused, so every owner

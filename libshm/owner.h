@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* Process identity (pid + start time + pid namespace) and liveness. */
 #ifndef YANK_OWNER_H
 #define YANK_OWNER_H

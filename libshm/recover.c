@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Recovery.  The slot arrays are the truth; the repair derives everything
  * else from them again, so it needs no undo log: each claim stores LIVE

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* Repair after a lock holder died, reaping of dead owners, integrity check. */
 #ifndef YANK_RECOVER_H
 #define YANK_RECOVER_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The registry tables.  Writers (lock held) claim a slot by filling it and
  * storing LIVE last, all inside the slot's seqlock; they release it with

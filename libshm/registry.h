@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The registry tables in the segment: processes, instances, records.
  * Readers take no lock and get consistent copies ("views") through the

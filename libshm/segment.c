@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The segment: its name, creation, attachment and validation.  This is the
  * only file that calls shm_open, ftruncate or mmap.

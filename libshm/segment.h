@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /* The mapping of one segment and bounds-checked access to its slots. */
 #ifndef YANK_SEGMENT_H
 #define YANK_SEGMENT_H

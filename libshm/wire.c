@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * msgpack encoding and decoding of agent messages.  The only file that
  * includes <msgpack.h>.  Every message is untrusted: it is size-capped by

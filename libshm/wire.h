@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent protocol: one msgpack map per SOCK_SEQPACKET message, with a
  * protocol version.  See docs/PROTOCOL.md.

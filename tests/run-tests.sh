@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Runs every test binary and CLI script under a time limit, then prints one
 # summary line "N passed, N failed, N skipped".  Exit 0 only if none failed.
 set -u

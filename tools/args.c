@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl's argument parsing.  A hand-written parser rather than getopt:
  * it keeps no global state (a fuzzer calls it many times in one process)

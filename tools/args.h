@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl's command line: options, commands, instance arguments, and the
  * one mapping from a negative errno to an exit status.

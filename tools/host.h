@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl over every user's registry: what root gets with no --segment,
  * --user or $YANK_SEGMENT.  On a VM host QEMU, storage daemons and

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl's output.  Large lists are streamed: JSON strings are escaped by
  * Jansson through one reused string value, never by building a tree of

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * What yankctl prints: the list table and its JSON form, the status
  * report, and yank failures.  Pure formatting over what the library

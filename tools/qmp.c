@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The QMP session.  Input is a stream of JSON values with no framing.  A
  * lexer as strict as RFC 8259 (and QEMU's json-lexer) splits it into

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * A QMP server session for yankctl: greeting, capabilities negotiation,
  * query-yank, yank, query-version and query-commands, answered the way

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Finding another process's connected stream sockets.  Socket fds are
  * read from /proc/PID/fd ("socket:[INODE]"), and inodes mapped to

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The connected stream sockets of another process, for "yankctl adopt
  * --all-sockets": which fds are sockets (/proc/PID/fd), what they are

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl: list and yank the instances that processes registered with
  * libyank, check the registry's health, and serve QMP.

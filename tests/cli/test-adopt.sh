@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yankctl adopt and unadopt (SPEC §12): sockets of processes that know
 # nothing of yank (a static binary, a python client) registered from
 # outside, listed as adopted, yanked through pidfd_getfd, reaped when the

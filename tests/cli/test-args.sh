@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yankctl's command line: help and version, option placement, segment
 # selection, and bad command lines.  Every bad line must exit 1 with a
 # "yankctl: ..." message on stderr, print nothing on stdout, and yank

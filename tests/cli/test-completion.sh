@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # The bash completion of yankctl: commands, options, and the instance
 # names of the registry the command line names, read from its JSON list.
 # shellcheck source=tests/cli/testlib.bash

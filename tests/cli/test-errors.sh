@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Errors that say why: each trust rule and each header check names itself,
 # a registry name that matches nothing says so (and says where the name
 # came from), output that cannot be written is not a registry error, and

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Root's yankctl over every user's registry: registrants of root, of
 # nobody (65534) and of a third uid (47002) in their own default
 # registries /yank-<uid>, listed together with their users and yanked in

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yankctl list, yank and gc against live registrants: the table and the
 # JSON shapes and order, and each exit status of yank provoked for real:
 # 0 (yanked, the owner recovers), 2 (not found, nothing yanked), 3 (a

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yankctl qmp, as a QMP client sees it: every request is written without a
 # newline unless the case is about lines, each reply is read with a
 # timeout, compared byte for byte, and after the cases where a server

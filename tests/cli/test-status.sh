@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # yankctl status, and the registry-unavailable exit status 4 from every
 # command: a segment of random bytes, a truncated one, one owned by
 # another uid, one that others may write, and (as a real second uid) one

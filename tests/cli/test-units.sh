@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # The systemd units: clean under `systemd-analyze verify`, and the QMP
 # endpoint they describe works as systemd runs it (a socket, Accept=yes,
 # the connection on stdin and stdout of `yankctl qmp`), driven here by

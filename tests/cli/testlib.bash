@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Sourced by tests/cli/test-*.sh: counters, checks, peer processes, cleanup.
 #
 # Environment (set by tests/run-tests.sh; defaults for a run by hand):

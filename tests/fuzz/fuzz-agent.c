@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent as a yanker's peer sees it (SPEC §4, §9): each input is sent
  * as one datagram to a live agent thread of this process, which owns a

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl's command line (SPEC §6): the input is an argument vector, its
  * strings separated by NUL bytes, after an implicit argv[0].  Whatever the

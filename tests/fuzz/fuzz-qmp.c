@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * yankctl's QMP server session (SPEC §6): arbitrary bytes as the input
  * stream, against a fake registry that never touches shared memory.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The segment reader (SPEC §5, §9): arbitrary bytes as a segment image,
  * through yank__seg_validate(), the check the library and yankctl make

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent's message parser (SPEC §4, §9): untrusted bytes into
  * yank__wire_decode().  Beyond "never crash, never allocate from a count

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The one entry point every fuzz target defines.  libFuzzer calls it for
  * each input; replay.c calls it for each file of a checked-in corpus, so

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Writes the seed corpora of the fuzz targets: tests/fuzz/gen-seeds.sh
  * builds and runs it.  Only files named seed-* are written (and old ones

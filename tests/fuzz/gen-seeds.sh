@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Rewrites the seed-* files of tests/fuzz/corpus/*/ from gen-seeds.c.
 # Needs the test library: run `make lib` first.  Crash regressions (any
 # file not named seed-*) are left alone.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Corpus replay: a fuzz target as a plain program.  Every file of the
  * directories (or the files) named on the command line goes through

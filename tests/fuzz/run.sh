@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # Builds every tests/fuzz/fuzz-NAME.c with clang and libFuzzer (ASan+UBSan)
 # into $B/fuzz/, then fuzzes each for $FUZZ_SECONDS, starting from a copy
 # of tests/fuzz/corpus/NAME in $B/fuzz/corpus-NAME (new inputs go there,

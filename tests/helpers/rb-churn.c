@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * rb-churn: one process of tests/integration/test-chaos.c.  It runs until it
  * is killed (or decides to die), doing random registry work as fast as it

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * rb-peer: a libyank peer driven line by line, for the robustness suites
  * (tests/integration/test-fault.c, test-stopped.c, test-security.c).

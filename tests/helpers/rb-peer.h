@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Driver side of the robustness suites' helper programs (rb-peer,
  * rb-rawclient, rb-churn): spawning them, one bounded command/reply

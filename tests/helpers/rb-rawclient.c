@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * rb-rawclient: talks to an owner's agent directly, below yank_yank(), to
  * play the yankers the library itself would never be: one that takes the

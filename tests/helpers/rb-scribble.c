@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * rb-scribble: what any process with write access to a segment can do to
  * it, for tests/integration/test-security.c.  It maps the segment with

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * SPEC §12, yank_adopt_fd() and yank_unadopt() through the library: an
  * adopted record belongs to the adopted process, never to the adopter's

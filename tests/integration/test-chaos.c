@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * SPEC §9, concurrency: many processes registering, unregistering, dying
  * and yanking at once for a bounded time, with random SIGKILL and

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * SPEC §5 and §9: a process dies (kill -9, _exit) or stops at every
  * fault-injection point of a registration, an unregistration, a record

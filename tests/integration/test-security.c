@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * SPEC §4 and §9, another uid: with a real second uid (nobody, 65534) and
  * a group of our own (RB_GID, which needs no /etc/group entry):

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * SPEC §5 and §9, stopped processes: a registrant SIGSTOPped while it holds
  * the registry lock, an owner whose agent is stopped, and yankers that stop

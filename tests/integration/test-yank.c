@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Cross-process yank (SPEC §2 rules 4-6, §4): peers are separate programs
  * (tests/helpers/peer.c) blocked in recv(); this process yanks them.

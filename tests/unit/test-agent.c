@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The agent and its wire protocol, white-box: every message is untrusted
  * (SPEC §4): malformed input gets one error reply, attached fds are

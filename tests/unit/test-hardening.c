@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Hosts and peers that misbehave on purpose (hardening issue, SPEC §2.8,
  * §4, §9): a thread cancelled inside a call, a host that closes every fd

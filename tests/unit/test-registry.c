@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The registry rules of SPEC §2 (1-3, 7-9) and the error values of §3, with
  * real processes where a rule is about processes.  White-box where a test

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Helpers shared by the Criterion suites: unique segment names, children
  * that report only through their exit status, bounded waits.
