@@ -97,10 +97,13 @@ $(B)/obj/%.to: libshm/%.c
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
+# -Bsymbolic-functions: the library's calls to its own yank_* functions bind
+# inside it, even in a host that exports the same names (QEMU does).
 $(SOLIB): $(LIB_PICS) libshm/libyank.map
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
-		-Wl,--version-script=libshm/libyank.map -Wl,-z,defs $(LDFLAGS) $(LIB_LIBS)
+		-Wl,--version-script=libshm/libyank.map -Wl,-Bsymbolic-functions -Wl,-z,defs \
+		$(LDFLAGS) $(LIB_LIBS)
 	$(Q)ln -sf libyank.so.$(VERSION) $(B)/libyank.so.$(SOMAJOR)
 	$(Q)ln -sf libyank.so.$(SOMAJOR) $(B)/libyank.so
 $(B)/libyank.a: $(LIB_OBJS)
