@@ -27,7 +27,7 @@ B := build/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat
+DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat curl
 PKG_CONFIG  ?= pkg-config
 MSGPACK_PC  := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 LIB_PCS     := liburcu-bp $(MSGPACK_PC)
