@@ -330,6 +330,17 @@ check "closerange: the closed socket's record is gone" test "$(grep -c ">tcp:127
 released "$S" ">tcp:127\.0\.0\.1:$port2 " "$c" "after closerange"
 check "closerange: recv returned b''" grep -qF "recv b''" "$T/cr.out"
 
+# ---- close in a signal handler, fork of a multithreaded program ----
+
+if [ -x "$HELPERS/preload-stress" ]; then
+	new_segment stress
+	expect_rc 0 "stress: signal-handler closes, threads and forks finish (no deadlock)" \
+		$(shim_env "$seg") "$HELPERS/preload-stress"
+	out_has "ok:" "stress: its report"
+else
+	not_ok "$HELPERS/preload-stress is missing: build it first (make)"
+fi
+
 # ---- the registry is unusable: the program runs as without the shim ----
 
 mkdir -p "$T/www"
