@@ -33,7 +33,7 @@ B := build/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat
+DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat curl
 PKG_CONFIG  ?= pkg-config
 MSGPACK_PC  := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 LIB_PCS     := liburcu-bp $(MSGPACK_PC)
@@ -71,6 +71,14 @@ EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay-%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+# The preload shim: its own objects, and a private copy of every libyank PIC
+# object whose calls to the libc functions the shim interposes are renamed
+# to the shim's pass-throughs (so the library never runs through a wrapper).
+PRELOAD_SO   := $(B)/libyank-preload.so
+PRELOAD_OBJS := $(patsubst preload/%.c,$(B)/obj/preload/%.os,$(wildcard preload/*.c))
+PRELOAD_LIB  := $(LIB_SRCS:libshm/%.c=$(B)/obj/preload/lib-%.os)
+PRELOAD_RENAME := close connect accept4
+PRELOAD_EXPORTS = $(shell sed -n 's/^[[:space:]]*\([a-z_0-9]*\);$$/\1/p' preload/libyank-preload.map)
 
 SOLIB := $(B)/libyank.so.$(VERSION)
 API_FUNCS := $(shell sed -n 's/^[[:space:]]*\(yank_[a-z_]*\);$$/\1/p' libshm/libyank.map)
@@ -84,7 +92,7 @@ PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDED
 all: lib $(B)/yankctl $(EXAMPLES)
 tests: $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS) $(FUZZ_REPLAY)
 
-lib: $(SOLIB) $(B)/libyank.a $(B)/libyank-test.a $(B)/yank.pc
+lib: $(SOLIB) $(B)/libyank.a $(B)/libyank-test.a $(B)/yank.pc $(PRELOAD_SO)
 
 # Installs what is missing when we are root, otherwise says what to run.
 deps:
@@ -115,10 +123,13 @@ $(B)/obj/%.to: libshm/%.c
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
+# -Bsymbolic-functions: the library's calls to its own yank_* functions bind
+# inside it, even in a host that exports the same names (QEMU does).
 $(SOLIB): $(LIB_PICS) libshm/libyank.map
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) -shared -o $@ $(LIB_PICS) -Wl,-soname,libyank.so.$(SOMAJOR) \
-		-Wl,--version-script=libshm/libyank.map -Wl,-z,defs $(LDFLAGS) $(LIB_LIBS)
+		-Wl,--version-script=libshm/libyank.map -Wl,-Bsymbolic-functions -Wl,-z,defs \
+		$(LDFLAGS) $(LIB_LIBS)
 	$(Q)ln -sf libyank.so.$(VERSION) $(B)/libyank.so.$(SOMAJOR)
 	$(Q)ln -sf libyank.so.$(SOMAJOR) $(B)/libyank.so
 $(B)/libyank.a: $(LIB_OBJS)
@@ -129,6 +140,21 @@ $(B)/libyank-test.a: $(LIB_TOBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(B)/yank.pc: libshm/yank.pc.in Makefile
 	$(Q)sed $(PC_SUBST) $< > $@
+
+$(B)/obj/preload/%.os: preload/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d $(CFLAGS) -fPIC -c -o $@ $<
+$(B)/obj/preload/lib-%.os: $(B)/obj/%.os
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  OBJCOPY $@')
+	$(Q)objcopy $(foreach f,$(PRELOAD_RENAME),--redefine-sym $(f)=yank__pl_sys_$(f)) $< $@
+# Only the interposed names are exported (the map): everything of libyank
+# inside is bound locally, so a host's own yank_* can never be called by it.
+$(PRELOAD_SO): $(PRELOAD_OBJS) $(PRELOAD_LIB) preload/libyank-preload.map
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJS) $(PRELOAD_LIB) \
+		-Wl,--version-script=preload/libyank-preload.map -Wl,-z,defs $(LDFLAGS) $(LIB_LIBS) -ldl
 
 $(B)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
@@ -205,10 +231,17 @@ fuzz: deps
 	$(MAKE) lib $(B)/libyankctl-test.a
 	B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
-# Only yank_* may be exported by the shared library.
-check-symbols: $(SOLIB)
+# Only yank_* may be exported by the shared library; only the interposed libc
+# names by the preload shim, whose private libyank must not call them either.
+check-symbols: $(SOLIB) $(PRELOAD_SO)
 	@bad=$$(nm -D --defined-only $(SOLIB) | awk '$$2 ~ /[TDBR]/ {print $$3}' | grep -v '^yank_' | grep -v '^LIBYANK'); \
-	if [ -n "$$bad" ]; then echo "exported non-yank symbols: $$bad" >&2; exit 1; fi; echo "check-symbols: ok"
+	if [ -n "$$bad" ]; then echo "exported non-yank symbols: $$bad" >&2; exit 1; fi
+	@got=$$(nm -D --defined-only $(PRELOAD_SO) | awk '$$2 ~ /[TDBRVW]/ {print $$3}' | sort); \
+	want=$$(echo $(PRELOAD_EXPORTS) | tr ' ' '\n' | sort); \
+	if [ "$$got" != "$$want" ]; then echo "libyank-preload.so exports:" $$got "; expected:" $$want >&2; exit 1; fi
+	@bad=$$(nm -u $(PRELOAD_LIB) | awk '{print $$2}' | grep -xF "$$(echo $(PRELOAD_EXPORTS) | tr ' ' '\n')" | sort -u); \
+	if [ -n "$$bad" ]; then echo "private libyank calls interposed names (add them to PRELOAD_RENAME): $$bad" >&2; exit 1; fi
+	@echo "check-symbols: ok"
 
 install: lib $(B)/yankctl
 	install -D -m 0755 $(SOLIB) $(DESTDIR)$(LIBDIR)/libyank.so.$(VERSION)
@@ -220,11 +253,13 @@ install: lib $(B)/yankctl
 	mkdir -p $(DESTDIR)$(PKGCONFIGDIR)
 	sed $(PC_SUBST) libshm/yank.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
 	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
+	install -D -m 0755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/yank/libyank-preload.so
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
 	@# `man 3 yank_open` and the like: every exported function reaches its page.
 	for f in $(API_FUNCS); do echo '.so man3/libyank.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	for m in docs/*.7; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/$$(basename $$m); done; true
+	for m in docs/*.8; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/$$(basename $$m); done; true
 	install -D -m 0644 completion/yankctl $(DESTDIR)$(COMPLETIONSDIR)/yankctl
 	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
 	for u in systemd/*.socket systemd/*.service; do \
@@ -233,12 +268,13 @@ install: lib $(B)/yankctl
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libyank.so* $(DESTDIR)$(LIBDIR)/libyank.a $(DESTDIR)$(INCLUDEDIR)/yank.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl \
-	      $(DESTDIR)$(COMPLETIONSDIR)/yankctl
+	      $(DESTDIR)$(COMPLETIONSDIR)/yankctl $(DESTDIR)$(LIBDIR)/yank/libyank-preload.so
+	-rmdir $(DESTDIR)$(LIBDIR)/yank 2>/dev/null
 	for u in systemd/*.socket systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
-	for m in docs/*.[137]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
+	for m in docs/*.[1378]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
 	for f in $(API_FUNCS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 
 clean:
 	rm -rf build bench/results.json
 
--include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d $(B)/examples/*.d $(B)/bench/*.d)
+-include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/obj/preload/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d $(B)/examples/*.d $(B)/bench/*.d)

@@ -12,7 +12,7 @@
 # measure, they do not fail on a missed target: the exit status is non-zero
 # only when the harness itself could not run.
 #
-# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle
+# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload
 # runs only those sections (then results.json lacks the other rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +57,20 @@ echo "bench: $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "bench: running $B/bench/yank-bench (progress on stderr)"
 # The program bounds itself (an alarm); timeout is the belt to its braces.
 timeout -k 10 300 "$B/bench/yank-bench" "$B" "$data"
+
+# SPEC §12: connect and close with libyank-preload.so against without it,
+# both in this run, on a registry of the run's own.
+if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,preload,* ]]; then
+	if [ -x "$B/bench/preload-bench" ] && [ -f "$B/libyank-preload.so" ]; then
+		echo "bench: connect/close with and without libyank-preload.so" >&2
+		base=$("$B/bench/preload-bench" "$data/figures.jsonl")
+		# shellcheck disable=SC2086 # two numbers
+		YANK_SEGMENT=/yank-bench-$$-preload LD_PRELOAD=$PWD/$B/libyank-preload.so \
+			"$B/bench/preload-bench" "$data/figures.jsonl" $base
+	else
+		echo "bench: $B/bench/preload-bench or libyank-preload.so missing: preload figures skipped" >&2
+	fi
+fi
 
 status=0
 python3 bench/report.py "$data/figures.jsonl" "$results" || status=$?
