@@ -33,7 +33,11 @@ B := build/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat curl
+# What the build and the tests use (the tests skip, saying so, what is missing
+# when make deps could not install it): the libraries, the programs the
+# preload tests drive, systemd-analyze for the units.
+DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat curl \
+	       python3 qemu-utils nbd-client systemd
 PKG_CONFIG  ?= pkg-config
 MSGPACK_PC  := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 LIB_PCS     := liburcu-bp $(MSGPACK_PC)
@@ -102,6 +106,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "deps: installing$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
 			(apt-get install -y -q $$missing || (apt-get update -q && apt-get install -y -q $$missing)) >/dev/null \
 				|| { echo "deps: apt-get install$$missing failed" >&2; exit 1; }; \
 		else \

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * preload-bench: what libyank-preload.so adds to connect() and close() of
  * a loopback TCP socket (SPEC §12: at most 2x each).  bench/run.sh runs it

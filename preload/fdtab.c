@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The shim's record of which fds it registered, indexed by fd number and
  * touched only with atomics: close() may run in a signal handler, after a

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Instance names for the sockets the shim registers (SPEC §12) and the
  * YANK_PRELOAD_MATCH patterns.  Every name is plain printable ASCII: bytes

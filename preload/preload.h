@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * Internals of libyank-preload.so, shared by its three files: shim.c (the
  * interposed libc calls), fdtab.c (what this process registered, per fd)

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * The shim's side of libyank: its private handle, opened on the first
  * socket worth registering, and the registering and unregistering of one

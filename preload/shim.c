@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * libyank-preload.so: the libc calls it interposes (SPEC §12).  Each
  * wrapper keeps the host's view exact: the real call's result and errno

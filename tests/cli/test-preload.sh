@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The yank authors
 # libyank-preload.so (SPEC §12) with real, unmodified Debian programs:
 # each one's stream socket is listed under its default name and a yank
 # releases it; a hung connect is yankable; templates, types and MATCH;

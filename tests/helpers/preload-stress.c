@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Copyright (C) 2026 The yank authors */
 /*
  * preload-stress: a program that is hard on libyank-preload.so, run under
  * it by tests/cli/test-preload.sh.  Two threads connect and close loopback

@@ -189,7 +189,7 @@ Test(yank, a_stopped_owner_still_has_its_fds_shut_and_callbacks_reported)
 	const char *specs[] = { "pair:chardev:s0", "cb:chardev:s1", "pair:chardev:s2", NULL };
 	struct peer p;
 	yank_registry *r = ready_peer(&p, "stopped", specs, 300);
-	kill(p.pid, SIGSTOP);
+	cr_assert_eq(tu_stop_all(p.pid, 5000), 0, "the owner did not stop");
 	struct yank_instance s0 = { YANK_CHARDEV, "s0" };
 	cr_assert_eq(yank_yank(r, &s0, 1), 0, "fallback did not shut the fd");
 	struct yank_instance s1 = { YANK_CHARDEV, "s1" };
@@ -244,7 +244,7 @@ Test(yank, a_reused_fd_number_is_left_alone_and_reported_stale)
 	cr_assert_not_null(l);
 	cr_assert_not_null(strstr(l, "open"), "the new file at the old number was shut: %s", l);
 	/* The same through the pidfd fallback: owner stopped. */
-	kill(p.pid, SIGSTOP);
+	cr_assert_eq(tu_stop_all(p.pid, 5000), 0, "the owner did not stop");
 	yank_close(r);
 	r = open_reg(seg, 300);
 	cr_assert_eq(yank_yank_detailed(r, list, 1, &f, &nf), -EIO);

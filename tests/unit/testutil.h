@@ -8,6 +8,7 @@
 #ifndef YANK_TESTUTIL_H
 #define YANK_TESTUTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -68,6 +69,50 @@ static inline void tu_child_init(void)
 }
 
 /* Wait for @pid at most @ms (scaled); SIGKILL it after that.  Returns the status or -1. */
+/*
+ * SIGSTOP @pid and wait (bounded, @ms scaled) until every thread of it is
+ * stopped: the signal reaches the threads one by one, and an agent thread
+ * still running for a moment answers a yank meant to find it stopped.
+ * 0, or -1 when they did not all stop in time.
+ */
+static inline int tu_stop_all(pid_t pid, long ms)
+{
+	char dir[64];
+	long end = tu_now_ms() + ms * tu_mult();
+
+	kill(pid, SIGSTOP);
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	while (tu_now_ms() < end) {
+		int running = 0;
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		if (!d)
+			return -1;
+		while ((de = readdir(d))) {
+			char path[400], line[512];
+			FILE *f;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/stat", dir, de->d_name);
+			f = fopen(path, "re");
+			if (f && fgets(line, sizeof(line), f)) {
+				char *p = strrchr(line, ')');
+				running |= p && p[1] == ' ' && p[2] != 'T' && p[2] != 't';
+			}
+			if (f)
+				fclose(f);
+		}
+		closedir(d);
+		if (!running)
+			return 0;
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
 static inline int tu_wait(pid_t pid, long ms)
 {
 	long end = tu_now_ms() + ms * tu_mult();
