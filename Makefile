@@ -85,7 +85,6 @@ PRELOAD_RENAME := close connect accept4
 PRELOAD_EXPORTS = $(shell sed -n 's/^[[:space:]]*\([a-z_0-9]*\);$$/\1/p' preload/libyank-preload.map)
 
 SOLIB := $(B)/libyank.so.$(VERSION)
-API_FUNCS := $(shell sed -n 's/^[[:space:]]*\(yank_[a-z_]*\);$$/\1/p' libshm/libyank.map)
 PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	   -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(LIB_PCS)|'
 
@@ -261,8 +260,9 @@ install: lib $(B)/yankctl
 	install -D -m 0755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/yank/libyank-preload.so
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
-	@# `man 3 yank_open` and the like: every exported function reaches its page.
-	for f in $(API_FUNCS); do echo '.so man3/libyank.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	@# `man 3 yank_close` and the like: every function reaches the page of its family.
+	docs/manlinks.sh | while read -r f page; do \
+		echo ".so man3/$$page.3" > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	for m in docs/*.7; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/$$(basename $$m); done; true
 	for m in docs/*.8; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/$$(basename $$m); done; true
 	install -D -m 0644 completion/yankctl $(DESTDIR)$(COMPLETIONSDIR)/yankctl
@@ -277,7 +277,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR)/yank 2>/dev/null
 	for u in systemd/*.socket systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 	for m in docs/*.[1378]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
-	for f in $(API_FUNCS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	docs/manlinks.sh | while read -r f page; do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 
 clean:
 	rm -rf build bench/results.json
