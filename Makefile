@@ -18,7 +18,8 @@ BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+# Where bash-completion looks (its pkg-config file says), else the usual place.
+COMPLETIONSDIR ?= $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),$(PREFIX)/share/bash-completion/completions)
 WERROR      ?= 1
 SANITIZE    ?=
 
