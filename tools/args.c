@@ -359,8 +359,11 @@ static int bad_option(int opt, int argc, char *const argv[], char *msg, size_t m
 	yc_escape(arg, esc, sizeof(esc));
 	if (opt == ':')
 		return fail(msg, msglen, "option '%s' needs a value", esc);
-	if (optopt && optopt < 256 && arg[0] == '-' && arg[1] != '-')
-		return fail(msg, msglen, "unknown option '-%c'", optopt);
+	if (optopt && optopt < 256 && arg[0] == '-' && arg[1] != '-') {
+		char o[2] = { (char)optopt, '\0' }, oe[16];
+
+		return fail(msg, msglen, "unknown option '-%s'", yc_escape(o, oe, sizeof(oe)));
+	}
 	if (strchr(arg, '=') && optopt)
 		return fail(msg, msglen, "option '%.*s' takes no value",
 			    (int)(strchr(esc, '=') ? strchr(esc, '=') - esc : (long)strlen(esc)),
