@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -162,7 +163,7 @@ static const struct owner_entry *owner_get(struct owner_cache *c, pid_t pid)
 /*
  * Columns a UTF-8 string takes on a terminal: wcwidth() per code point (a
  * CJK character takes two, a combining mark none), in the UTF-8 locale
- * main() chose.  What wcwidth cannot tell takes one.
+ * yc_print_list() chose.  What wcwidth cannot tell takes one.
  */
 static size_t width(const char *s)
 {
@@ -227,6 +228,10 @@ static const char *cell_type(const struct yank_instance_info *in)
 int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
 		  size_t n)
 {
+	/* Names are UTF-8 whatever the user's locale: wcwidth() measures them
+	 * in this one.  Loaded here, not at start: it costs a yank's start-up
+	 * some twenty system calls for a table it does not print. */
+	setlocale(LC_CTYPE, "C.UTF-8");
 	static const char *const head[] = {"USER", "TYPE", "NAME", "PID"};
 	size_t w[4] = {4, 4, 4, 3};
 	struct owner_cache cache;

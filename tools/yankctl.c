@@ -11,7 +11,6 @@
  * from one mapping (yc_exit_code()).
  */
 #include <errno.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -990,8 +989,6 @@ int main(int argc, char **argv)
 
 	/* A reader that went away must not kill us halfway through a yank. */
 	signal(SIGPIPE, SIG_IGN);
-	/* Names are UTF-8 whatever the user's locale: measure them as such. */
-	setlocale(LC_CTYPE, "C.UTF-8");
 
 	r = yc_parse_args(argc, argv, &a, msg, sizeof(msg));
 	if (r == 0)
