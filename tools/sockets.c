@@ -134,6 +134,17 @@ static int add_listen(struct table *t, unsigned int port)
 	return r;
 }
 
+/* A zeroed connection at the end of @t for socket inode @ino, or NULL. */
+static struct conn *new_conn(struct table *t, unsigned long ino)
+{
+	if (grow((void **)&t->c, &t->cap, t->n, sizeof(*t->c)) < 0)
+		return NULL;
+	struct conn *c = &t->c[t->n++];
+	memset(c, 0, sizeof(*c));
+	c->ino = ino;
+	return c;
+}
+
 /* One line of /proc/PID/net/tcp or tcp6. */
 static int tcp_line(struct table *t, const char *line, int v6)
 {
@@ -147,12 +158,9 @@ static int tcp_line(struct table *t, const char *line, int v6)
 		return add_listen(t, lport);
 	if (st != TCP_ESTABLISHED_ST || !ino)
 		return 0;
-	int r = grow((void **)&t->c, &t->cap, t->n, sizeof(*t->c));
-	if (r < 0)
-		return r;
-	struct conn *c = &t->c[t->n++];
-	memset(c, 0, sizeof(*c));
-	c->ino = ino;
+	struct conn *c = new_conn(t, ino);
+	if (!c)
+		return -ENOMEM;
 	c->lport = lport;
 	tcp_addr(raddr, v6, rport, c->addr, sizeof(c->addr));
 	return 0;
@@ -168,12 +176,9 @@ static int unix_line(struct table *t, const char *line)
 		return 0;
 	if (type != UNIX_STREAM || st != UNIX_CONNECTED)
 		return 0;
-	int r = grow((void **)&t->c, &t->cap, t->n, sizeof(*t->c));
-	if (r < 0)
-		return r;
-	struct conn *c = &t->c[t->n++];
-	memset(c, 0, sizeof(*c));
-	c->ino = ino;
+	struct conn *c = new_conn(t, ino);
+	if (!c)
+		return -ENOMEM;
 	c->unix_sock = 1;
 	const char *p = line + end;
 	while (*p == ' ')

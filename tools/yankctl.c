@@ -402,6 +402,18 @@ static void report_no_registry(const struct yc_args *a)
 	}
 }
 
+/* The registry a command acts on must exist: 0 with *reg, or the exit status. */
+static int open_to_act(const struct yc_args *a, yank_registry **reg)
+{
+	int r = open_registry(a, reg);
+
+	if (r == -ENOENT) {
+		report_no_registry(a);
+		return YC_EXIT_NOT_FOUND;
+	}
+	return r < 0 ? (int)yc_exit_code(r) : 0;
+}
+
 static int cmd_yank(const struct yc_args *a)
 {
 	struct yank_failure *failures = NULL;
@@ -409,13 +421,9 @@ static int cmd_yank(const struct yc_args *a)
 	size_t n_failures = 0;
 	int r;
 
-	r = open_registry(a, &reg);
-	if (r == -ENOENT) {
-		report_no_registry(a);
-		return YC_EXIT_NOT_FOUND;
-	}
-	if (r < 0)
-		return yc_exit_code(r);
+	r = open_to_act(a, &reg);
+	if (r)
+		return r;
 
 	r = yank_yank_detailed(reg, a->instances, a->n_instances, &failures, &n_failures);
 	if (r == -ENOENT) {
@@ -735,15 +743,8 @@ static int cmd_unadopt(const struct yc_args *a)
 	yank_registry *reg = NULL;
 	int r = 0, worst = 0;
 
-	if (!yc_host_scope(a)) {
-		r = open_registry(a, &reg);
-		if (r == -ENOENT) {
-			report_no_registry(a);
-			return YC_EXIT_NOT_FOUND;
-		}
-		if (r < 0)
-			return yc_exit_code(r);
-	}
+	if (!yc_host_scope(a) && (r = open_to_act(a, &reg)))
+		return r;
 	for (size_t i = 0; i < a->n_instances; i++) {
 		r = reg ? unadopt_in(reg, &a->instances[i], false)
 			: unadopt_host(a, &a->instances[i]);
