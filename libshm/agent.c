@@ -437,10 +437,10 @@ static void wake(struct agent *a)
 		close(c);
 }
 
-void yank__agent_stop(struct agent *a)
+int yank__agent_stop(struct agent *a)
 {
 	if (!a)
-		return;
+		return 0;
 	__atomic_store_n(&a->stopping, 1, __ATOMIC_RELEASE);
 	/* The thread may be in a conversation (bounded by the timeout, twice
 	 * for a yanker's done) or asleep on a number the host took over.
@@ -453,7 +453,7 @@ void yank__agent_stop(struct agent *a)
 			break;
 		if (yank__now_ns() > until) {
 			pthread_detach(a->th);
-			return;
+			return -ETIMEDOUT;
 		}
 	}
 	for (int i = 0; i < a->npend; i++)
@@ -461,6 +461,7 @@ void yank__agent_stop(struct agent *a)
 	yank__own_fd_close(&a->reserve);
 	yank__endpoint_close(&a->ep, 1);
 	free(a);
+	return 0;
 }
 
 void yank__agent_forget(struct agent *a)

@@ -25,7 +25,12 @@ struct agent_cfg {
 };
 
 int yank__agent_start(const struct agent_cfg *cfg, struct agent **out);
-void yank__agent_stop(struct agent *a);
+/*
+ * Stop the thread and free the agent: 0.  -ETIMEDOUT when the thread did
+ * not end within its bound: it is detached and keeps what it uses (the
+ * agent, and the local table it reads), which the caller must not free.
+ */
+int yank__agent_stop(struct agent *a);
 /* In a forked child: the thread is not there; close its fds (if still
  * ours), free it, and leave the parent's socket file alone. */
 void yank__agent_forget(struct agent *a);

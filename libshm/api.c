@@ -269,8 +269,10 @@ static void do_close(yank_registry *reg)
 	}
 	if (reg->local)
 		yank__local_take_all(reg->local, reg->agent_ms);
-	yank__agent_stop(reg->agent);
-	yank__local_free(reg->local);
+	/* An agent that would not end still reads the local table: leave it
+	 * that, rather than free memory a running thread uses. */
+	if (yank__agent_stop(reg->agent) == 0)
+		yank__local_free(reg->local);
 	yank__seg_close(&reg->seg);
 	free(reg);
 }
