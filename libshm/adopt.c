@@ -53,34 +53,13 @@ static int identify(pid_t pid, struct owner_id *id, uid_t *euid)
 	return r == -ENOENT ? -ESRCH : r;
 }
 
-/* Lock held: is the name free, once owners that are gone are reaped? */
-static int name_free(struct seg *s, const struct inst_key *k)
-{
-	uint32_t idx;
-	int r = yank__inst_find_key(s, k, &idx);
-	if (r == -EPROTO) {
-		yank__repair(s);
-		r = yank__inst_find_key(s, k, &idx);
-	}
-	if (r == 0) {
-		uint32_t pi = s->insts[idx].proc;
-		if (pi >= s->cap_proc || yank__proc_gone(&s->procs[pi])) {
-			yank__reap(s);
-			r = yank__inst_find_key(s, k, &idx);
-		}
-	}
-	if (r == 0)
-		return -EEXIST;
-	return r == -ENOENT ? 0 : r;
-}
-
 /* Lock held: claim what the adopted record needs, or leave nothing behind. */
 static int record(struct seg *s, const struct inst_key *k, const struct owner_id *id, uid_t euid,
 		  int fd, uint64_t dev, uint64_t ino)
 {
 	uint32_t proc, inst, rec;
 	uint64_t proc_gen, inst_gen, rec_gen;
-	int r = name_free(s, k);
+	int r = yank__name_free(s, k);
 	if (r < 0)
 		return r;
 	int fresh = yank__proc_find_adopted(s, id, euid, &proc, &proc_gen) < 0;
@@ -145,11 +124,7 @@ int yank__unadopt(struct yank_registry *reg, const struct inst_key *k)
 	if (r < 0)
 		return r;
 	uint32_t idx;
-	r = yank__inst_find_key(&reg->seg, k, &idx);
-	if (r == -EPROTO) {
-		yank__repair(&reg->seg);
-		r = yank__inst_find_key(&reg->seg, k, &idx);
-	}
+	r = yank__inst_find_mend(&reg->seg, k, &idx);
 	if (r == 0)
 		r = drop(&reg->seg, idx);
 	yank__unlock(&reg->seg);

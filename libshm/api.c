@@ -342,21 +342,10 @@ static int key_of(const struct yank_instance *inst, struct inst_key *k)
 	return 0;
 }
 
-/* Lock held: find an instance; a chain the repair must mend is mended once. */
-static int find(yank_registry *reg, const struct inst_key *k, uint32_t *idx)
-{
-	int r = yank__inst_find_key(&reg->seg, k, idx);
-	if (r == -EPROTO) {
-		yank__repair(&reg->seg);
-		r = yank__inst_find_key(&reg->seg, k, idx);
-	}
-	return r;
-}
-
 /* Lock held: find an instance this process owns. */
 static int find_mine(yank_registry *reg, const struct inst_key *k, uint32_t *idx, uint64_t *gen)
 {
-	int r = find(reg, k, idx);
+	int r = yank__inst_find_mend(&reg->seg, k, idx);
 	if (r < 0)
 		return r;
 	const struct inst_slot *in = &reg->seg.insts[*idx];
@@ -396,19 +385,8 @@ static int do_register_instance(yank_registry *reg, const struct yank_instance *
 	FAULT("register.locked");
 	uint32_t idx;
 	uint64_t gen;
-	r = find(reg, &k, &idx);
-	if (r == 0) {
-		/* Held by a process (image) that is gone?  Then it is not held. */
-		uint32_t pi = reg->seg.insts[idx].proc;
-		const struct proc_slot *p = &reg->seg.procs[pi < reg->seg.cap_proc ? pi : 0];
-		if (pi >= reg->seg.cap_proc || yank__proc_gone(p)) {
-			yank__reap(&reg->seg);
-			r = find(reg, &k, &idx);
-		}
-	}
+	r = yank__name_free(&reg->seg, &k);
 	if (r == 0)
-		r = -EEXIST;
-	else if (r == -ENOENT)
 		r = ensure_proc(reg);
 	if (r == 0)
 		r = yank__inst_claim_key(&reg->seg, reg->proc, reg->proc_gen, &k, &idx, &gen);

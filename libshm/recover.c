@@ -176,7 +176,8 @@ int yank__repair(struct seg *s)
  * the listener is close-on-exec, so after an exec nobody does.  A slot
  * from another pid namespace cannot be judged from here: keep it.
  */
-int yank__proc_gone(const struct proc_slot *p)
+/* @probe: also ask a live pid's agent whether its image still runs. */
+static int gone(const struct proc_slot *p, int probe)
 {
 	const struct owner_id *me = yank__self();
 	if (p->pidns_ino && me->pidns_ino && p->pidns_ino != me->pidns_ino)
@@ -185,19 +186,24 @@ int yank__proc_gone(const struct proc_slot *p)
 		return 1;
 	char path[AGENT_ADDR_MAX];
 	uint32_t len = __atomic_load_n(&p->agent_len, __ATOMIC_RELAXED);
-	if (len == 0 || len > sizeof(path))
+	if (!probe || len == 0 || len > sizeof(path))
 		return 0;
 	memcpy(path, p->agent, len);
 	return !yank__agent_probe(path, len, p->pid, p->uid);
 }
 
-size_t yank__reap(struct seg *s)
+int yank__proc_gone(const struct proc_slot *p)
+{
+	return gone(p, 1);
+}
+
+static size_t reap(struct seg *s, int probe)
 {
 	size_t reaped = 0;
 	uint32_t n = seg_hwm(&s->hdr->proc_hwm, s->cap_proc);
 	for (uint32_t i = 0; i < n; i++) {
 		struct proc_slot *p = &s->procs[i];
-		if (p->h.state == SLOT_LIVE && yank__proc_gone(p)) {
+		if (p->h.state == SLOT_LIVE && gone(p, probe)) {
 			FAULT("reap.before_release");
 			reaped += yank__proc_release(s, i);
 		}
@@ -206,13 +212,49 @@ size_t yank__reap(struct seg *s)
 	return reaped;
 }
 
+size_t yank__reap(struct seg *s)
+{
+	return reap(s, 1);
+}
+
+int yank__inst_find_mend(struct seg *s, const struct inst_key *k, uint32_t *idx)
+{
+	int r = yank__inst_find_key(s, k, idx);
+	if (r == -EPROTO) {
+		yank__repair(s);
+		r = yank__inst_find_key(s, k, idx);
+	}
+	return r;
+}
+
+int yank__name_free(struct seg *s, const struct inst_key *k)
+{
+	uint32_t idx;
+	int r = yank__inst_find_mend(s, k, &idx);
+	if (r == 0) {
+		/* Held by a process (image) that is gone?  Then it is not held. */
+		uint32_t pi = s->insts[idx].proc;
+		if (pi >= s->cap_proc || yank__proc_gone(&s->procs[pi])) {
+			yank__reap(s);
+			r = yank__inst_find_mend(s, k, &idx);
+		}
+	}
+	if (r == 0)
+		return -EEXIST;
+	return r == -ENOENT ? 0 : r;
+}
+
 void yank__reap_maybe(struct seg *s)
 {
 	uint64_t now = coarse_ns();
 	uint64_t last = s->hdr->last_reap_ns;
 	if (last <= now && now - last < REAP_INTERVAL_NS)
 		return;
-	yank__reap(s);
+	/* Only the dead: probing every live owner's agent for an exec'd image
+	 * would hold the lock for a connect per owner, every second.  Such an
+	 * image is reaped where it matters: a name it holds, a full table,
+	 * gc. */
+	reap(s, 0);
 }
 
 __attribute__((format(printf, 2, 3))) static void fail(struct check_result *c, const char *fmt, ...)

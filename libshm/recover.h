@@ -9,6 +9,7 @@
 
 struct seg;
 struct proc_slot;
+struct inst_key;
 
 /*
  * Lock held, previous holder died: make every slot readable again, drop
@@ -24,7 +25,15 @@ size_t yank__reap(struct seg *s);
  * execve()?  Never 1 on a guess. */
 int yank__proc_gone(const struct proc_slot *p);
 
-/* Reap at most once a second: cheap enough for every registration. */
+/* Lock held: find instance @k, mending the hash chains once if they need it. */
+int yank__inst_find_mend(struct seg *s, const struct inst_key *k, uint32_t *idx);
+
+/* Lock held: is the name @k free, once owners that are gone are reaped?
+ * 0, -EEXIST, or an error. */
+int yank__name_free(struct seg *s, const struct inst_key *k);
+
+/* Reap dead owners (not images that exec'd: that takes a connect per live
+ * owner) at most once a second: cheap enough for every registration. */
 void yank__reap_maybe(struct seg *s);
 
 struct check_result {
