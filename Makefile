@@ -201,8 +201,8 @@ $(B)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libyank-test.a $(B)
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CPPFLAGS) -DYANK_TESTING -Ilibshm -Itools $(CFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(LDFLAGS) $(B)/libyankctl-test.a $(B)/libyank-test.a $(LIB_LIBS) $(JSON_LIBS)
-# yankctl's parsers without its main(), for the fuzz targets.
-$(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o,$(TOOL_OBJS))
+# yankctl's parsers without its commands (main, adopt), for the fuzz targets.
+$(B)/libyankctl-test.a: $(filter-out $(B)/obj/tools/yankctl.o $(B)/obj/tools/adopt.o,$(TOOL_OBJS))
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 

@@ -19,11 +19,10 @@
 
 #include <yank.h>
 
-#include "args.h"
 #include "host.h"
 #include "output.h"
 #include "qmp.h"
-#include "sockets.h"
+#include "cmd.h"
 
 /* Waits when --timeout is not given, in milliseconds. */
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -208,7 +207,7 @@ static const char *what_segment(const struct yc_args *a, char *buf, size_t size)
 	return buf;
 }
 
-static void open_opts(const struct yc_args *a, struct yank_open_opts *o)
+void yc_open_opts(const struct yc_args *a, struct yank_open_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->lock_timeout_ms = a->timeout_ms ? a->timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
@@ -230,7 +229,7 @@ static const char *open_error(int err, char *buf, size_t size)
 }
 
 /* The one line on a registry that could not be opened. */
-static void open_error_line(const struct yc_args *a, int r)
+void yc_open_error_line(const struct yc_args *a, int r)
 {
 	char what[400], why[1200];
 
@@ -253,14 +252,14 @@ static int open_registry(const struct yc_args *a, yank_registry **reg)
 	struct yank_open_opts o;
 	int r;
 
-	open_opts(a, &o);
+	yc_open_opts(a, &o);
 	if (a->have_user)
 		r = yank_open_user(a->user, &o, reg);
 	else
 		r = yank_open_existing(a->segment, &o, reg);
 	if (r == -ENOENT || r == 0)
 		return r;
-	open_error_line(a, r);
+	yc_open_error_line(a, r);
 	return r;
 }
 
@@ -269,7 +268,7 @@ static int open_registry(const struct yc_args *a, yank_registry **reg)
  * set in the environment) that matches nothing is more likely a typo than
  * an empty registry: say so on stderr, and leave stdout and status alone.
  */
-static void note_missing(const struct yc_args *a)
+void yc_note_missing(const struct yc_args *a)
 {
 	char name[64], esc[320];
 
@@ -282,7 +281,7 @@ static void note_missing(const struct yc_args *a)
 		fprintf(stderr, "yankctl: no registry named %s\n", esc);
 }
 
-static void report(yank_registry *reg, const char *what, int err)
+void yc_report(yank_registry *reg, const char *what, int err)
 {
 	char esc[320];
 
@@ -301,11 +300,11 @@ static int cmd_list(const struct yc_args *a)
 	if (r < 0 && r != -ENOENT)
 		return yc_exit_code(r);
 	if (r == -ENOENT)
-		note_missing(a);
+		yc_note_missing(a);
 	if (reg) {
 		r = yank_query(reg, &info, &n);
 		if (r < 0) {
-			report(reg, "query", r);
+			yc_report(reg, "query", r);
 			yank_close(reg);
 			return yc_exit_code(r);
 		}
@@ -321,7 +320,7 @@ static int cmd_list(const struct yc_args *a)
 }
 
 /* One JSON value as one line on stdout; consumes @obj. */
-static void print_json_line(json_t *obj)
+void yc_print_json_line(json_t *obj)
 {
 	if (obj)
 		yc_json_line(stdout, obj);
@@ -372,7 +371,7 @@ static void report_missing(yank_registry *reg, const struct yank_instance *list,
 	if (!shown)
 		fprintf(stderr, "yankctl: yank: Instance not found\n");
 	if (missing) {
-		print_json_line(json_pack("{s:o}", "missing", missing));
+		yc_print_json_line(json_pack("{s:o}", "missing", missing));
 	}
 	yank_query_free(info, n_info);
 }
@@ -398,12 +397,12 @@ static void report_no_registry(const struct yc_args *a)
 			json_array_append_new(missing,
 					      yc_qmp_instance_json(a->instances[i].type,
 								   a->instances[i].name));
-		print_json_line(json_pack("{s:o}", "missing", missing));
+		yc_print_json_line(json_pack("{s:o}", "missing", missing));
 	}
 }
 
 /* The registry a command acts on must exist: 0 with *reg, or the exit status. */
-static int open_to_act(const struct yc_args *a, yank_registry **reg)
+int yc_open_to_act(const struct yc_args *a, yank_registry **reg)
 {
 	int r = open_registry(a, reg);
 
@@ -421,7 +420,7 @@ static int cmd_yank(const struct yc_args *a)
 	size_t n_failures = 0;
 	int r;
 
-	r = open_to_act(a, &reg);
+	r = yc_open_to_act(a, &reg);
 	if (r)
 		return r;
 
@@ -437,7 +436,7 @@ static int cmd_yank(const struct yc_args *a)
 		else if (yc_chatty(a))
 			yc_print_yanked(stdout, a->instances, a->n_instances, failures, n_failures);
 	} else {
-		report(reg, "yank", r);
+		yc_report(reg, "yank", r);
 	}
 	yank_failures_free(failures, n_failures);
 	yank_close(reg);
@@ -456,7 +455,7 @@ static int cmd_status(const struct yc_args *a)
 		const char *seg = segment_label(a, buf, sizeof(buf));
 
 		if (a->json) {
-			print_json_line(
+			yc_print_json_line(
 				json_pack("{s:o, s:b}", "segment", yc_json_name(seg), "exists", 0));
 		} else {
 			printf("segment:         %s\n", yc_escape(seg, esc, sizeof(esc)));
@@ -480,7 +479,7 @@ static int cmd_status(const struct yc_args *a)
 	memset(&st, 0, sizeof(st));
 	r = yank_status(reg, &st);
 	if (r < 0) {
-		report(reg, "status", r);
+		yc_report(reg, "status", r);
 		yank_close(reg);
 		return yc_exit_code(r);
 	}
@@ -493,7 +492,7 @@ static int cmd_status(const struct yc_args *a)
 
 		memcpy(detail, st.integrity_detail, sizeof(st.integrity_detail));
 		detail[sizeof(st.integrity_detail)] = '\0';
-		report(reg, "integrity check failed", st.integrity);
+		yc_report(reg, "integrity check failed", st.integrity);
 		if (detail[0])
 			fprintf(stderr, "yankctl: segment %s: %s\n",
 				yc_escape(yank_segment_name(reg), buf, sizeof(buf)),
@@ -513,11 +512,11 @@ static int cmd_gc(const struct yc_args *a)
 	if (r < 0 && r != -ENOENT)
 		return yc_exit_code(r);
 	if (r == -ENOENT)
-		note_missing(a);
+		yc_note_missing(a);
 	if (reg) {
 		r = yank_gc(reg, &reaped);
 		if (r < 0) {
-			report(reg, "gc", r);
+			yc_report(reg, "gc", r);
 			yank_close(reg);
 			return yc_exit_code(r);
 		}
@@ -528,231 +527,6 @@ static int cmd_gc(const struct yc_args *a)
 	else
 		printf("reaped %zu instance%s\n", reaped, reaped == 1 ? "" : "s");
 	return YC_EXIT_OK;
-}
-
-/* ---- adopt and unadopt ---- */
-
-/*
- * Where an adopted record goes: the registry named; for root with none
- * named, the default registry of the process's own user (a yank through
- * root's may act on root's processes only); otherwise our own.
- */
-static int open_for_adopt(const struct yc_args *a, yank_registry **reg)
-{
-	struct yank_open_opts o;
-	uid_t uid;
-	int r;
-
-	open_opts(a, &o);
-	if (a->have_user)
-		return yank_open_user(a->user, &o, reg);
-	if (!yc_host_scope(a))
-		return yank_open_with(a->segment, &o, reg);
-	r = yc_proc_euid(a->pid, &uid);
-	if (r < 0)
-		return r;
-	r = uid == 0 ? yank_open_with(NULL, &o, reg) : yank_open_user(uid, &o, reg);
-	if (r == -ENOENT)
-		fprintf(stderr,
-			"yankctl: adopt: pid %d runs as uid %u, which has no registry /yank-%u "
-			"yet: name one with --segment\n",
-			(int)a->pid, (unsigned int)uid, (unsigned int)uid);
-	return r;
-}
-
-/* One line on why adopting fd @fd of the process failed. */
-static void adopt_error(const struct yc_args *a, yank_registry *reg, const char *inst, int fd,
-			int err)
-{
-	char scope[32], esc[320];
-	uid_t uid = 0;
-
-	switch (err) {
-	case -EPERM:
-		fprintf(stderr,
-			"yankctl: adopt: pid %d, fd %d: pidfd_getfd not permitted: adopting "
-			"needs ptrace permission over the process (its own user and no more "
-			"privileged, or CAP_SYS_PTRACE)",
-			(int)a->pid, fd);
-		if (*yc_ptrace_scope(scope, sizeof(scope)))
-			fprintf(stderr, "; kernel.yama.ptrace_scope is %s", scope);
-		fputc('\n', stderr);
-		break;
-	case -EACCES:
-		yc_proc_euid(a->pid, &uid);
-		fprintf(stderr,
-			"yankctl: adopt: pid %d runs as uid %u, and a yank through segment %s "
-			"may not act on that user's processes: adopt into that user's registry "
-			"(--user %u)\n",
-			(int)a->pid, (unsigned int)uid,
-			yc_escape(yank_segment_name(reg), esc, sizeof(esc)), (unsigned int)uid);
-		break;
-	case -ESRCH:
-		fprintf(stderr, "yankctl: adopt: pid %d: no such process\n", (int)a->pid);
-		break;
-	case -EBADF:
-		fprintf(stderr, "yankctl: adopt: pid %d has no fd %d\n", (int)a->pid, fd);
-		break;
-	case -ENOTSOCK:
-		fprintf(stderr, "yankctl: adopt: pid %d, fd %d is not a socket\n", (int)a->pid, fd);
-		break;
-	case -EEXIST:
-		fprintf(stderr, "yankctl: %s: %s\n", inst, yank_strerror(err));
-		break;
-	default:
-		report(reg, "adopt", err);
-	}
-}
-
-/* Adopt one fd as @inst; on success one line (or a JSON object into @done). */
-static int adopt_one(const struct yc_args *a, yank_registry *reg, const struct yank_instance *inst,
-		     int fd, json_t *done)
-{
-	char name[1100];
-	int r = yank_adopt_fd(reg, inst, a->pid, fd);
-
-	yc_format_instance(inst->type, inst->name, name, sizeof(name));
-	if (r < 0) {
-		adopt_error(a, reg, name, fd, r);
-		return r;
-	}
-	if (!done) {
-		printf("adopted %s: pid %d, fd %d\n", name, (int)a->pid, fd);
-		return 0;
-	}
-	json_t *obj = yc_qmp_instance_json(inst->type, inst->name);
-	if (obj) {
-		json_object_set_new(obj, "pid", json_integer(a->pid));
-		json_object_set_new(obj, "fd", json_integer(fd));
-		json_array_append_new(done, obj);
-	}
-	return 0;
-}
-
-/* Every matching socket: 0, the one error when all failed, or -EIO when some did. */
-static int adopt_all(const struct yc_args *a, yank_registry *reg, json_t *done)
-{
-	struct yc_sock *socks = NULL;
-	size_t n = 0, tried = 0, failed = 0;
-	char name[YANK_NAME_MAX + 1];
-	int r = yc_list_sockets(a->pid, &socks, &n), last = 0;
-
-	if (r == -EPERM)
-		fprintf(stderr,
-			"yankctl: adopt: pid %d: reading its fds needs ptrace permission over "
-			"the process\n",
-			(int)a->pid);
-	else if (r < 0)
-		adopt_error(a, reg, "", -1, r);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (!yc_peer_matches(a->match, socks[i].peer))
-			continue;
-		struct yank_instance inst = {YANK_CHARDEV,
-					     yc_sock_name(a->pid, &socks[i], name, sizeof(name))};
-		tried++;
-		r = adopt_one(a, reg, &inst, socks[i].fd, done);
-		if (r < 0) {
-			failed++;
-			last = r;
-		}
-	}
-	free(socks);
-	if (!tried) {
-		fprintf(stderr, "yankctl: adopt: pid %d: no connected stream socket%s\n",
-			(int)a->pid, a->match ? " matches" : "");
-		return -ENOENT;
-	}
-	return !failed ? 0 : failed == tried ? last : -EIO;
-}
-
-static int cmd_adopt(const struct yc_args *a)
-{
-	yank_registry *reg = NULL;
-	json_t *done = a->json ? json_array() : NULL;
-	int r = open_for_adopt(a, &reg);
-
-	if (r == -ESRCH)
-		fprintf(stderr, "yankctl: adopt: pid %d: no such process\n", (int)a->pid);
-	else if (r == -ENOENT && a->have_user)
-		note_missing(a);
-	else if (r < 0 && r != -ENOENT)
-		open_error_line(a, r);
-	if (r < 0) {
-		json_decref(done);
-		return yc_exit_code(r == -ENOENT ? -EACCES : r);
-	}
-	if (a->all_sockets)
-		r = adopt_all(a, reg, done);
-	else
-		r = adopt_one(a, reg, &a->instances[0], a->fd, done);
-	if (done)
-		print_json_line(json_pack("{s:o}", "adopted", done));
-	yank_close(reg);
-	return yc_exit_code(r);
-}
-
-/* Unadopt @inst in @reg, saying why not: 0 or the error. */
-static int unadopt_in(yank_registry *reg, const struct yank_instance *inst, bool quiet_missing)
-{
-	char name[1100];
-	int r = yank_unadopt(reg, inst);
-
-	yc_format_instance(inst->type, inst->name, name, sizeof(name));
-	if (r == -EPERM)
-		fprintf(stderr,
-			"yankctl: %s: not an adopted instance: its process registered it "
-			"and only it may unregister it\n",
-			name);
-	else if (r == -ENOENT && !quiet_missing)
-		fprintf(stderr, "yankctl: %s: Instance not found\n", name);
-	else if (r < 0 && r != -ENOENT)
-		report(reg, "unadopt", r);
-	return r;
-}
-
-/* Root with no registry named: the one user's registry that has it. */
-static int unadopt_host(const struct yc_args *a, const struct yank_instance *inst)
-{
-	struct yank_host_registry *list = NULL;
-	struct yank_open_opts o;
-	char name[1100];
-	size_t n = 0;
-	int r;
-
-	open_opts(a, &o);
-	r = yank_open_host(&o, &list, &n);
-	if (r < 0) {
-		fprintf(stderr, "yankctl: unadopt: %s\n", yank_strerror(r));
-		return r;
-	}
-	r = -ENOENT;
-	for (size_t i = 0; i < n && r == -ENOENT; i++)
-		if (list[i].reg)
-			r = unadopt_in(list[i].reg, inst, true);
-	yank_close_host(list, n);
-	if (r == -ENOENT)
-		fprintf(stderr, "yankctl: %s: Instance not found\n",
-			yc_format_instance(inst->type, inst->name, name, sizeof(name)));
-	return r;
-}
-
-static int cmd_unadopt(const struct yc_args *a)
-{
-	yank_registry *reg = NULL;
-	int r = 0, worst = 0;
-
-	if (!yc_host_scope(a) && (r = open_to_act(a, &reg)))
-		return r;
-	for (size_t i = 0; i < a->n_instances; i++) {
-		r = reg ? unadopt_in(reg, &a->instances[i], false)
-			: unadopt_host(a, &a->instances[i]);
-		if (r < 0 && (!worst || yc_exit_code(r) > yc_exit_code(worst)))
-			worst = r;
-	}
-	yank_close(reg);
-	return yc_exit_code(worst);
 }
 
 /*
@@ -873,7 +647,7 @@ static int cmd_qmp(const struct yc_args *a)
 	struct yc_qmp *q;
 	int r;
 
-	open_opts(a, &ctx.opts);
+	yc_open_opts(a, &ctx.opts);
 	if (yc_host_scope(a) && !(host = yc_host_qmp_new(&ctx.opts, &be))) {
 		fprintf(stderr, "yankctl: qmp: %s\n", strerror(ENOMEM));
 		return YC_EXIT_UNAVAILABLE;
@@ -906,7 +680,7 @@ static int run(const struct yc_args *a)
 	struct yank_open_opts o;
 	bool host = yc_host_scope(a);
 
-	open_opts(a, &o);
+	yc_open_opts(a, &o);
 	switch (a->cmd) {
 	case YC_CMD_LIST:
 		return host ? yc_host_list(a, &o) : cmd_list(a);
@@ -919,9 +693,9 @@ static int run(const struct yc_args *a)
 	case YC_CMD_GC:
 		return host ? yc_host_gc(a, &o) : cmd_gc(a);
 	case YC_CMD_ADOPT:
-		return cmd_adopt(a);
+		return yc_cmd_adopt(a);
 	case YC_CMD_UNADOPT:
-		return cmd_unadopt(a);
+		return yc_cmd_unadopt(a);
 	default:
 		return show_help(YC_CMD_NONE);
 	}
