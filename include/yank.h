@@ -41,6 +41,8 @@ extern "C" {
 
 /* Longest instance name, in bytes, without the terminating NUL. */
 #define YANK_NAME_MAX 255
+/* Longest owner namespace, in bytes, without the terminating NUL. */
+#define YANK_NS_MAX 71
 
 typedef struct yank_registry yank_registry;
 
@@ -64,7 +66,11 @@ struct yank_instance_info {
 	int owner_alive;        /* 0 when the owner died and was not reaped yet */
 	uint64_t order;         /* registration sequence number, increasing */
 	int adopted;            /* registered from outside with yank_adopt_fd() */
-	uint64_t reserved[4];   /* zero: room to grow without changing the size */
+	unsigned int n_proxies; /* proxied-function records */
+	const char *ns;         /* owner namespace, NULL for a native instance */
+	int unresponsive;       /* its proxy marked the system behind it unresponsive */
+	uint32_t reserved0;     /* zero */
+	uint64_t reserved[2];   /* zero: room to grow without changing the size */
 };
 
 /* Options for yank_open_with(); zero fields take the defaults. */
@@ -90,6 +96,8 @@ enum yank_failure_kind {
 	YANK_FAIL_CALLBACK,     /* callback could not be run (owner stopped or gone) */
 	YANK_FAIL_SHUTDOWN,     /* shutdown() itself failed (see err) */
 	YANK_FAIL_PROTOCOL,     /* the agent answered something malformed */
+	YANK_FAIL_VANISHED,     /* proxied: the system behind it no longer has it */
+	YANK_FAIL_PROXY,        /* proxied: the system behind it failed (see err) */
 };
 
 struct yank_failure {
@@ -99,7 +107,8 @@ struct yank_failure {
 	int fd;                 /* fd number in the owner, or -1 for a callback */
 	enum yank_failure_kind kind;
 	int err;                /* negative errno with more detail, or 0 */
-	uint64_t reserved[2];   /* zero: room to grow without changing the size */
+	const char *ns;         /* owner namespace, NULL for a native instance */
+	uint64_t reserved[1];   /* zero: room to grow without changing the size */
 };
 
 /* Health of a segment, from yank_status(). */
@@ -114,7 +123,12 @@ struct yank_status {
 	uint32_t torn_slots;      /* slots a writer left mid-update */
 	int integrity;            /* 0, or -EPROTO when the check failed */
 	char integrity_detail[160];
-	uint64_t reserved[8];     /* zero: room to grow without changing the size */
+	/* Yanks through this registry since it was created, by outcome. */
+	uint64_t yanks_ok;        /* every record done */
+	uint64_t yanks_failed;    /* carried out, some records could not be */
+	uint64_t yanks_not_found; /* refused: a name was missing, nothing done */
+	uint64_t audit_next;      /* sequence number the next audit entry gets */
+	uint64_t reserved[4];     /* zero: room to grow without changing the size */
 };
 
 /*
@@ -242,6 +256,86 @@ int yank_yank(yank_registry *reg, const struct yank_instance *list, size_t n);
 int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
 		       struct yank_failure **out, size_t *n_out);
 void yank_failures_free(struct yank_failure *f, size_t n);
+
+/*
+ * Owner namespaces.  Every instance belongs to one: "" for a program's own
+ * instances ("native"), something like "qemu:vm1" for instances a proxy
+ * mirrors from another system (yank-qmpd(8) does that for QEMU).  (type,
+ * name) is unique per namespace, so each namespace has its own migration.
+ * A namespace is 1 to YANK_NS_MAX bytes of [A-Za-z0-9._:-]; NULL or ""
+ * means native.  The calls without _ns act on native instances only, and
+ * yank_yank() finds native instances only.  Errors as their native
+ * counterparts, and -EINVAL for a bad namespace.
+ */
+int yank_register_instance_ns(yank_registry *reg, const char *ns, const struct yank_instance *inst);
+int yank_unregister_instance_ns(yank_registry *reg, const char *ns,
+				const struct yank_instance *inst);
+
+/*
+ * A proxied function yanks instances that live in another system (a QEMU
+ * behind its monitor) and reports how it went.  When a yank names several
+ * instances one proxy registered with the same @fn, @opaque and
+ * namespace, @fn is called once with all of them, so that the system
+ * behind can check them together; it sets results[i] for list[i]: 0 done,
+ * -ENOENT (that system no longer has it), -ETIMEDOUT (it did not answer),
+ * or another negative errno (-EIO) when it failed.  It runs on the agent
+ * thread, must return within the yanker's agent timeout (1 s by default),
+ * and must not call into @reg.  Once yank_unregister_proxy() returns, it
+ * is not running for that record and will not run.
+ */
+typedef void yank_proxy_fn(void *opaque, const char *ns, const struct yank_instance *list,
+			   size_t n, int *results);
+int yank_register_proxy(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			yank_proxy_fn *fn, void *opaque);
+int yank_unregister_proxy(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			  yank_proxy_fn *fn, void *opaque);
+
+/*
+ * Mark (@unresponsive non-zero) or clear the instances of namespace @ns
+ * this process registered as belonging to a system that stopped
+ * answering: yank_query() reports it, the records stay.  Returns the
+ * number of instances changed, -EINVAL, -ETIMEDOUT, -EPROTO.
+ */
+int yank_set_unresponsive(yank_registry *reg, const char *ns, int unresponsive);
+
+/*
+ * As yank_yank_detailed(), for instances of any namespace: @ns[i] is the
+ * namespace of @list[i] (a NULL @ns, or a NULL or "" element, is native).
+ */
+int yank_yank_ns(yank_registry *reg, const char *const *ns, const struct yank_instance *list,
+		 size_t n, struct yank_failure **out, size_t *n_out);
+
+/*
+ * The audit log: every yank carried out through a registry, by any
+ * process, is kept in a ring in the segment (the last YANK_AUDIT_SIZE)
+ * and sent to syslog.  An entry a writer left half-written (it died, or
+ * is writing right now) is reported with @torn set and nothing else in
+ * it trusted.
+ */
+#define YANK_AUDIT_SIZE 256
+struct yank_audit_item {
+	const char *instance;   /* command-line spelling: "chardev:x", "qemu:vm1/migration" */
+	unsigned int failures;  /* records of it that could not be done */
+	enum yank_failure_kind kind; /* the first such failure's kind, or 0 */
+};
+struct yank_audit_entry {
+	uint64_t seq;           /* position in the log, from 0, increasing */
+	int torn;               /* half-written: only @seq is meaningful */
+	int result;             /* what the yank returned: 0 or -EIO */
+	int64_t time_ns;        /* wall clock (CLOCK_REALTIME) when it ended */
+	pid_t pid;              /* the yanker */
+	uid_t uid;
+	char command[96];       /* the yanker's command line, truncated */
+	unsigned int n_instances; /* instances yanked; @items may list fewer */
+	unsigned int failures;  /* records that could not be done, in all */
+	struct yank_audit_item *items;
+	size_t n_items;
+	uint64_t reserved[4];   /* zero: room to grow without changing the size */
+};
+/* Entries with seq >= @since, oldest first.  Free with yank_audit_free(). */
+int yank_audit_read(yank_registry *reg, uint64_t since, struct yank_audit_entry **out,
+		    size_t *n);
+void yank_audit_free(struct yank_audit_entry *e, size_t n);
 
 /* Every instance, oldest registration first.  Free with yank_query_free(). */
 int yank_query(yank_registry *reg, struct yank_instance_info **out, size_t *n);
