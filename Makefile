@@ -38,7 +38,7 @@ endif
 # when make deps could not install it): the libraries, the programs the
 # preload tests drive, systemd-analyze for the units.
 DEPS_PKGS   := liburcu-dev libmsgpack-dev libcriterion-dev libjansson-dev pkg-config socat curl \
-	       python3 qemu-utils nbd-client systemd
+	       python3 qemu-utils nbd-client systemd qemu-system-x86 nbdkit
 PKG_CONFIG  ?= pkg-config
 MSGPACK_PC  := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 LIB_PCS     := liburcu-bp $(MSGPACK_PC)
@@ -69,6 +69,9 @@ LIB_PICS  := $(LIB_SRCS:libshm/%.c=$(B)/obj/%.os)
 LIB_TOBJS := $(LIB_SRCS:libshm/%.c=$(B)/obj/%.to)
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TOOL_OBJS := $(TOOL_SRCS:tools/%.c=$(B)/obj/tools/%.o)
+QMPD_SRCS := $(sort $(wildcard qmpd/*.c))
+QMPD_OBJS := $(QMPD_SRCS:qmpd/%.c=$(B)/obj/qmpd/%.o)
+QMPD_BIN  := $(if $(QMPD_SRCS),$(B)/yank-qmpd)
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(wildcard tests/integration/test-*.c))
 HELPERS     := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(wildcard tests/helpers/*.c))
@@ -93,7 +96,7 @@ PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDED
 .DELETE_ON_ERROR:
 
 # `make` needs no Criterion: the test programs are built by `make check`.
-all: lib $(B)/yankctl $(EXAMPLES)
+all: lib $(B)/yankctl $(QMPD_BIN) $(EXAMPLES)
 tests: $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS) $(FUZZ_REPLAY)
 
 lib: $(SOLIB) $(B)/libyank.a $(B)/libyank-test.a $(B)/yank.pc $(PRELOAD_SO)
@@ -168,6 +171,14 @@ $(B)/obj/tools/%.o: tools/%.c
 $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libyank.a $(CTL_LIBS)
+
+$(B)/obj/qmpd/%.o: qmpd/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Iqmpd $(CFLAGS) -c -o $@ $<
+$(B)/yank-qmpd: $(QMPD_OBJS) $(B)/libyank.a
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(QMPD_OBJS) $(B)/libyank.a $(CTL_LIBS)
 
 # White-box unit tests see libshm/ internals and the fault points.
 $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
@@ -248,7 +259,7 @@ check-symbols: $(SOLIB) $(PRELOAD_SO)
 	if [ -n "$$bad" ]; then echo "private libyank calls interposed names (add them to PRELOAD_RENAME): $$bad" >&2; exit 1; fi
 	@echo "check-symbols: ok"
 
-install: lib $(B)/yankctl
+install: lib $(B)/yankctl $(QMPD_BIN)
 	install -D -m 0755 $(SOLIB) $(DESTDIR)$(LIBDIR)/libyank.so.$(VERSION)
 	ln -sf libyank.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libyank.so.$(SOMAJOR)
 	ln -sf libyank.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libyank.so
@@ -258,6 +269,7 @@ install: lib $(B)/yankctl
 	mkdir -p $(DESTDIR)$(PKGCONFIGDIR)
 	sed $(PC_SUBST) libshm/yank.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/yank.pc
 	install -D -m 0755 $(B)/yankctl $(DESTDIR)$(BINDIR)/yankctl
+	$(if $(QMPD_BIN),install -D -m 0755 $(B)/yank-qmpd $(DESTDIR)$(BINDIR)/yank-qmpd)
 	install -D -m 0755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/yank/libyank-preload.so
 	for m in docs/*.1; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done; true
 	for m in docs/*.3; do [ -f "$$m" ] && install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man3/$$(basename $$m); done; true
@@ -273,7 +285,7 @@ install: lib $(B)/yankctl
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libyank.so* $(DESTDIR)$(LIBDIR)/libyank.a $(DESTDIR)$(INCLUDEDIR)/yank.h \
-	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl \
+	      $(DESTDIR)$(PKGCONFIGDIR)/yank.pc $(DESTDIR)$(BINDIR)/yankctl $(DESTDIR)$(BINDIR)/yank-qmpd \
 	      $(DESTDIR)$(COMPLETIONSDIR)/yankctl $(DESTDIR)$(LIBDIR)/yank/libyank-preload.so
 	-rmdir $(DESTDIR)$(LIBDIR)/yank 2>/dev/null
 	for u in systemd/*.socket systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
@@ -283,4 +295,4 @@ uninstall:
 clean:
 	rm -rf build bench/results.json
 
--include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/obj/preload/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d $(B)/examples/*.d $(B)/bench/*.d)
+-include $(wildcard $(B)/obj/*.d $(B)/obj/tools/*.d $(B)/obj/qmpd/*.d $(B)/obj/preload/*.d $(B)/tests/*.d $(B)/tests/helpers/*.d $(B)/examples/*.d $(B)/bench/*.d)

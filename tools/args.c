@@ -541,6 +541,10 @@ const char *yc_failure_reason(enum yank_failure_kind kind)
 		return "shutdown() failed";
 	case YANK_FAIL_PROTOCOL:
 		return "owner's agent answered something malformed";
+	case YANK_FAIL_VANISHED:
+		return "no longer exists in the system behind its proxy";
+	case YANK_FAIL_PROXY:
+		return "the system behind its proxy failed to yank it";
 	}
 	return "failed for an unknown reason";
 }

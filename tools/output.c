@@ -503,6 +503,10 @@ static const char *failure_word(enum yank_failure_kind kind)
 		return "shutdown";
 	case YANK_FAIL_PROTOCOL:
 		return "protocol";
+	case YANK_FAIL_VANISHED:
+		return "vanished";
+	case YANK_FAIL_PROXY:
+		return "proxy";
 	}
 	return "unknown";
 }
