@@ -110,7 +110,7 @@ static int drop(struct seg *s, uint32_t idx)
 	if (pi >= s->cap_proc)
 		return -EPROTO;
 	const struct proc_slot *p = &s->procs[pi];
-	if (p->h.state != SLOT_LIVE || p->h.gen != pgen || !proc_adopted(p->agent_len, p->agent))
+	if (p->h.state != SLOT_LIVE || p->h.gen != pgen || !proc_adopted(p->flags))
 		return -EPERM;
 	yank__inst_drop(s, idx);
 	if (!yank__proc_has_insts(s, pi, pgen))

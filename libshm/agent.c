@@ -77,6 +77,14 @@ struct agent {
 	char sbuf[WIRE_MAX_MSG];
 	struct wire_item req[WIRE_MAX_ITEMS];
 	struct batch b;
+	/* Proxied records of the request being served, run before the rest. */
+	uint8_t px_done[WIRE_MAX_ITEMS];
+	int px_res[WIRE_MAX_ITEMS];
+	struct local_rec *px_rec[WIRE_MAX_ITEMS];
+	uint32_t px_at[WIRE_MAX_ITEMS];
+	struct yank_instance px_list[WIRE_MAX_ITEMS];
+	int px_out[WIRE_MAX_ITEMS];
+	int px_got[WIRE_MAX_ITEMS];
 };
 
 static __thread int in_cb;
@@ -93,6 +101,31 @@ static void run_callback(struct local_rec *r)
 	in_cb = 0;
 }
 
+/*
+ * Call a proxied function for @n instances and keep only the answers it
+ * may give: anything but 0 or a negative errno is a failure of its own.
+ */
+static void run_proxy(const struct local_rec *r, const struct yank_instance *list, size_t n,
+		      int *res)
+{
+	for (size_t i = 0; i < n; i++)
+		res[i] = -EIO;
+	in_cb = 1;
+	((yank_proxy_fn *)(void (*)(void))r->fn)(r->opaque, r->id->ns, list, n, res);
+	in_cb = 0;
+	for (size_t i = 0; i < n; i++)
+		if (res[i] > 0 || res[i] < -4095)
+			res[i] = -EIO;
+}
+
+static uint32_t proxy_status(int res, int32_t *err)
+{
+	if (res == 0)
+		return WS_RAN;
+	*err = res;
+	return WS_FAILED;
+}
+
 uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *err)
 {
 	uint32_t st = WS_RAN;
@@ -102,6 +135,10 @@ uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *e
 		st = WS_GONE;
 	} else if (r->kind == REC_CB) {
 		run_callback(r);
+	} else if (r->kind == REC_PX) {
+		int res;
+		run_proxy(r, &r->id->inst, 1, &res);
+		st = proxy_status(res, err);
 	} else {
 		int e = yank__shutdown_verified(r->fd, r->dev, r->ino);
 		if (e < 0) {
@@ -184,7 +221,47 @@ static int flush(struct agent *a, struct batch *b, int more)
 	return r;
 }
 
-static int handle_item(struct agent *a, struct batch *b, const struct wire_item *in)
+/*
+ * The proxied records of request @m, before anything else of it: those of
+ * one function, argument and namespace go to one call, so that the system
+ * behind sees them together (QEMU checks one yank's instances at once).
+ * One read-side section over all of it: a record found here cannot be
+ * unregistered until its call has returned.
+ */
+static void run_proxies(struct agent *a, const struct wire_msg *m)
+{
+	uint32_t n = 0;
+	memset(a->px_done, 0, m->n);
+	yank__local_read_lock();
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct local_rec *r = yank__local_get(a->cfg.local, m->items[i].idx, m->items[i].gen);
+		if (r && r->kind == REC_PX) {
+			a->px_rec[n] = r;
+			a->px_at[n++] = i;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct local_rec *lead = a->px_rec[i];
+		if (a->px_done[a->px_at[i]])
+			continue;
+		uint32_t k = 0;
+		for (uint32_t j = i; j < n; j++) {
+			struct local_rec *r = a->px_rec[j];
+			if (a->px_done[a->px_at[j]] || r->fn != lead->fn || r->opaque != lead->opaque ||
+			    strcmp(r->id->ns, lead->id->ns) != 0)
+				continue;
+			a->px_list[k] = r->id->inst;
+			a->px_out[k++] = (int)j;
+			a->px_done[a->px_at[j]] = 1;
+		}
+		run_proxy(lead, a->px_list, k, a->px_got);
+		for (uint32_t q = 0; q < k; q++)
+			a->px_res[a->px_at[a->px_out[q]]] = a->px_got[q];
+	}
+	yank__local_read_unlock();
+}
+
+static int handle_item(struct agent *a, struct batch *b, const struct wire_item *in, uint32_t at)
 {
 	if (b->n == WIRE_MAX_ITEMS || b->nfds == WIRE_MAX_FDS) {
 		int r = flush(a, b, 1);
@@ -193,6 +270,10 @@ static int handle_item(struct agent *a, struct batch *b, const struct wire_item 
 	}
 	struct wire_item *out = &b->items[b->n++];
 	*out = (struct wire_item){ in->idx, in->gen, WS_GONE, 0 };
+	if (a->px_done[at]) {
+		out->status = proxy_status(a->px_res[at], &out->err);
+		return 0;
+	}
 	yank__local_read_lock();
 	struct local_rec *r = yank__local_get(a->cfg.local, in->idx, in->gen);
 	if (r && r->kind == REC_CB && b->nfds) {
@@ -210,6 +291,8 @@ static int handle_item(struct agent *a, struct batch *b, const struct wire_item 
 	if (r && r->kind == REC_CB) {
 		run_callback(r);
 		out->status = WS_RAN;
+	} else if (r && r->kind == REC_PX) {
+		/* Published after run_proxies() looked: as good as not yet there. */
 	} else if (r) {
 		uint64_t dev, ino;
 		int e = yank__sock_identity(r->fd, &dev, &ino);
@@ -262,8 +345,9 @@ static void serve(struct agent *a, int conn)
 		}
 		b->n = 0;
 		b->nfds = 0;
+		run_proxies(a, &m);
 		for (uint32_t i = 0; i < m.n && r == 0; i++)
-			r = handle_item(a, b, &m.items[i]);
+			r = handle_item(a, b, &m.items[i], i);
 		if (r == 0)
 			r = flush(a, b, 0);
 		release_held(a, b);

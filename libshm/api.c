@@ -4,6 +4,7 @@
  * Every exported yank_* entry point: argument checks, then composition of
  * the modules.  Writers take the registry lock, bounded; readers never do.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <yank.h>
 
 #include "adopt.h"
+#include "audit.h"
 #include "agent.h"
 #include "dispatch.h"
 #include "endpoint.h"
@@ -331,14 +333,30 @@ static int ensure_proc(yank_registry *reg)
 	return r;
 }
 
-/* Check @inst and make its key: 0, or the check's error. */
-static int key_of(const struct yank_instance *inst, struct inst_key *k)
+/* NULL and "" are native; otherwise 1 to YANK_NS_MAX of [A-Za-z0-9._:-]. */
+static int check_ns(const char *ns, size_t *len)
 {
-	int r = yank_check_instance(inst);
+	size_t n = ns ? strnlen(ns, YANK_NS_MAX + 1) : 0;
+	if (n > YANK_NS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)ns[i]) && !strchr("._:-", ns[i]))
+			return -EINVAL;
+	*len = n;
+	return 0;
+}
+
+/* Check @ns and @inst and make their key: 0, or the check's error. */
+static int key_of(const char *ns, const struct yank_instance *inst, struct inst_key *k)
+{
+	size_t ns_len;
+	int r = check_ns(ns, &ns_len);
+	if (r == 0)
+		r = yank_check_instance(inst);
 	if (r < 0)
 		return r;
 	const char *n = inst->name ? inst->name : "";
-	*k = inst_key((uint32_t)inst->type, n, strlen(n));
+	*k = inst_key_ns(ns_len ? ns : "", ns_len, (uint32_t)inst->type, n, strlen(n));
 	return 0;
 }
 
@@ -355,29 +373,31 @@ static int find_mine(yank_registry *reg, const struct inst_key *k, uint32_t *idx
 	return 0;
 }
 
-static int check_args(yank_registry *reg, const struct yank_instance *inst, struct inst_key *k)
+static int check_args(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+		      struct inst_key *k)
 {
 	if (!reg)
 		return -EINVAL;
-	return key_of(inst, k);
+	return key_of(ns, inst, k);
 }
 
-/* A callback record needs a function, an fd record an fd number. */
-static int check_record(yank_registry *reg, const struct yank_instance *inst, struct inst_key *k,
-			uint32_t kind, yank_fn *fn, int fd)
+/* A function record needs a function, an fd record an fd number. */
+static int check_record(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			struct inst_key *k, uint32_t kind, yank_fn *fn, int fd)
 {
-	int r = check_args(reg, inst, k);
-	if (r == 0 && kind == REC_CB && !fn)
+	int r = check_args(reg, ns, inst, k);
+	if (r == 0 && kind != REC_FD && !fn)
 		r = -EINVAL;
 	if (r == 0 && kind == REC_FD && fd < 0)
 		r = -EBADF;
 	return r;
 }
 
-static int do_register_instance(yank_registry *reg, const struct yank_instance *inst)
+static int do_register_instance(yank_registry *reg, const char *ns,
+				const struct yank_instance *inst)
 {
 	struct inst_key k;
-	int r = check_args(reg, inst, &k);
+	int r = check_args(reg, ns, inst, &k);
 	if (r == 0)
 		r = locked(reg);
 	if (r < 0)
@@ -396,18 +416,25 @@ static int do_register_instance(yank_registry *reg, const struct yank_instance *
 	return r;
 }
 
-YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
+YANK_PUBLIC int yank_register_instance_ns(yank_registry *reg, const char *ns,
+					  const struct yank_instance *inst)
 {
 	int c = yank__cancel_off();
-	int r = do_register_instance(reg, inst);
+	int r = do_register_instance(reg, ns, inst);
 	yank__cancel_restore(c);
 	return r;
 }
 
-static int do_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	return yank_register_instance_ns(reg, NULL, inst);
+}
+
+static int do_unregister_instance(yank_registry *reg, const char *ns,
+				  const struct yank_instance *inst)
 {
 	struct inst_key k;
-	int r = check_args(reg, inst, &k);
+	int r = check_args(reg, ns, inst, &k);
 	if (r == 0)
 		r = locked(reg);
 	if (r < 0)
@@ -416,7 +443,8 @@ static int do_unregister_instance(yank_registry *reg, const struct yank_instance
 	uint64_t gen;
 	FAULT("unregister.locked");
 	r = find_mine(reg, &k, &idx, &gen);
-	if (r == 0 && (reg->seg.insts[idx].n_fds || reg->seg.insts[idx].n_cbs))
+	const struct inst_slot *in = &reg->seg.insts[idx];
+	if (r == 0 && (in->n_fds || in->n_cbs || in->n_pxs))
 		r = -EBUSY;
 	if (r == 0)
 		yank__inst_release(&reg->seg, idx);
@@ -424,12 +452,18 @@ static int do_unregister_instance(yank_registry *reg, const struct yank_instance
 	return r;
 }
 
-YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+YANK_PUBLIC int yank_unregister_instance_ns(yank_registry *reg, const char *ns,
+					    const struct yank_instance *inst)
 {
 	int c = yank__cancel_off();
-	int r = do_unregister_instance(reg, inst);
+	int r = do_unregister_instance(reg, ns, inst);
 	yank__cancel_restore(c);
 	return r;
+}
+
+YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)
+{
+	return yank_unregister_instance_ns(reg, NULL, inst);
 }
 
 /* Lock held: the local table and the agent, started on the first record. */
@@ -451,18 +485,36 @@ static int ensure_agent(yank_registry *reg)
 	return r;
 }
 
-static int add_record_nc(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
-		      int fd, yank_fn *fn, void *opaque)
+/* What a proxied function is told of its record's instance. */
+static int make_ident(const struct inst_key *k, struct local_ident **out)
+{
+	struct local_ident *id = calloc(1, sizeof(*id));
+	if (!id)
+		return -ENOMEM;
+	memcpy(id->ns, k->ns, k->ns_len);
+	memcpy(id->name, k->name, k->len);
+	id->inst.type = (enum yank_type)k->type;
+	id->inst.name = k->type == YANK_MIGRATION ? NULL : id->name;
+	*out = id;
+	return 0;
+}
+
+static int add_record_nc(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			 uint32_t kind, int fd, yank_fn *fn, void *opaque)
 {
 	struct local_rec lr = { .kind = kind, .fd = fd, .fn = fn, .opaque = opaque };
 	struct inst_key k;
-	int r = check_record(reg, inst, &k, kind, fn, fd);
+	int r = check_record(reg, ns, inst, &k, kind, fn, fd);
 	if (r == 0 && kind == REC_FD)
 		r = yank__sock_identity(fd, &lr.dev, &lr.ino);
+	if (r == 0 && kind == REC_PX)
+		r = make_ident(&k, &lr.id);
 	if (r == 0)
 		r = locked(reg);
-	if (r < 0)
+	if (r < 0) {
+		free(lr.id);
 		return r;
+	}
 	r = find_mine(reg, &k, &lr.inst, &lr.inst_gen);
 	if (r == 0)
 		r = ensure_agent(reg);
@@ -477,16 +529,18 @@ static int add_record_nc(yank_registry *reg, const struct yank_instance *inst, u
 		r = yank__local_add(reg->local, &lr);
 		if (r < 0)
 			yank__rec_release(&reg->seg, lr.rec);
+	} else {
+		free(lr.id);
 	}
 	yank__unlock(&reg->seg);
 	return r;
 }
 
-static int remove_record_nc(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
-			 int fd, yank_fn *fn, void *opaque)
+static int remove_record_nc(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			    uint32_t kind, int fd, yank_fn *fn, void *opaque)
 {
 	struct inst_key k;
-	int r = check_record(reg, inst, &k, kind, fn, fd);
+	int r = check_record(reg, ns, inst, &k, kind, fn, fd);
 	if (r < 0)
 		return r;
 	/* Waiting for a grace period inside a read-side section would never end. */
@@ -521,23 +575,26 @@ static int remove_record_nc(yank_registry *reg, const struct yank_instance *inst
 	if (rs->h.state == SLOT_LIVE && rs->h.gen == lr.rec_gen)
 		yank__rec_release(&reg->seg, lr.rec);
 	yank__unlock(&reg->seg);
+	/* On -ETIMEDOUT the table keeps the entry, and with it the ident. */
+	if (r == 0)
+		free(lr.id);
 	return r;
 }
 
-static int add_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
-		      int fd, yank_fn *fn, void *opaque)
+static int add_record(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+		      uint32_t kind, int fd, yank_fn *fn, void *opaque)
 {
 	int c = yank__cancel_off();
-	int r = add_record_nc(reg, inst, kind, fd, fn, opaque);
+	int r = add_record_nc(reg, ns, inst, kind, fd, fn, opaque);
 	yank__cancel_restore(c);
 	return r;
 }
 
-static int remove_record(yank_registry *reg, const struct yank_instance *inst, uint32_t kind,
-			 int fd, yank_fn *fn, void *opaque)
+static int remove_record(yank_registry *reg, const char *ns, const struct yank_instance *inst,
+			 uint32_t kind, int fd, yank_fn *fn, void *opaque)
 {
 	int c = yank__cancel_off();
-	int r = remove_record_nc(reg, inst, kind, fd, fn, opaque);
+	int r = remove_record_nc(reg, ns, inst, kind, fd, fn, opaque);
 	yank__cancel_restore(c);
 	return r;
 }
@@ -545,23 +602,64 @@ static int remove_record(yank_registry *reg, const struct yank_instance *inst, u
 YANK_PUBLIC int yank_register_function(yank_registry *reg, const struct yank_instance *inst,
 				       yank_fn *fn, void *opaque)
 {
-	return add_record(reg, inst, REC_CB, -1, fn, opaque);
+	return add_record(reg, NULL, inst, REC_CB, -1, fn, opaque);
 }
 
 YANK_PUBLIC int yank_unregister_function(yank_registry *reg, const struct yank_instance *inst,
 					 yank_fn *fn, void *opaque)
 {
-	return remove_record(reg, inst, REC_CB, -1, fn, opaque);
+	return remove_record(reg, NULL, inst, REC_CB, -1, fn, opaque);
 }
 
 YANK_PUBLIC int yank_register_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
 {
-	return add_record(reg, inst, REC_FD, fd, NULL, NULL);
+	return add_record(reg, NULL, inst, REC_FD, fd, NULL, NULL);
 }
 
 YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instance *inst, int fd)
 {
-	return remove_record(reg, inst, REC_FD, fd, NULL, NULL);
+	return remove_record(reg, NULL, inst, REC_FD, fd, NULL, NULL);
+}
+
+/*
+ * Stored as a yank_fn and cast back before the call (agent.c): function
+ * pointers convert to one another and back unchanged.
+ */
+YANK_PUBLIC int yank_register_proxy(yank_registry *reg, const char *ns,
+				    const struct yank_instance *inst, yank_proxy_fn *fn,
+				    void *opaque)
+{
+	return add_record(reg, ns, inst, REC_PX, -1, (yank_fn *)(void (*)(void))fn, opaque);
+}
+
+YANK_PUBLIC int yank_unregister_proxy(yank_registry *reg, const char *ns,
+				      const struct yank_instance *inst, yank_proxy_fn *fn,
+				      void *opaque)
+{
+	return remove_record(reg, ns, inst, REC_PX, -1, (yank_fn *)(void (*)(void))fn, opaque);
+}
+
+static int do_set_unresponsive(yank_registry *reg, const char *ns, int on)
+{
+	size_t ns_len;
+	int r = reg ? check_ns(ns, &ns_len) : -EINVAL;
+	if (r == 0)
+		r = locked(reg);
+	if (r < 0)
+		return r;
+	if (reg->have_proc)
+		r = yank__inst_set_flag(&reg->seg, reg->proc, reg->proc_gen, ns_len ? ns : "",
+					ns_len, INST_F_UNRESPONSIVE, on);
+	yank__unlock(&reg->seg);
+	return r;
+}
+
+YANK_PUBLIC int yank_set_unresponsive(yank_registry *reg, const char *ns, int unresponsive)
+{
+	int c = yank__cancel_off();
+	int r = do_set_unresponsive(reg, ns, unresponsive);
+	yank__cancel_restore(c);
+	return r;
 }
 
 /* ---- adopted sockets ---- */
@@ -569,7 +667,7 @@ YANK_PUBLIC int yank_unregister_fd(yank_registry *reg, const struct yank_instanc
 static int do_adopt_fd(yank_registry *reg, const struct yank_instance *inst, pid_t pid, int fd)
 {
 	struct inst_key k;
-	int r = check_args(reg, inst, &k);
+	int r = check_args(reg, NULL, inst, &k);
 	if (r < 0)
 		return r;
 	/* Our own fds are registered with yank_register_fd(), agent and all. */
@@ -592,7 +690,7 @@ YANK_PUBLIC int yank_adopt_fd(yank_registry *reg, const struct yank_instance *in
 static int do_unadopt(yank_registry *reg, const struct yank_instance *inst)
 {
 	struct inst_key k;
-	int r = check_args(reg, inst, &k);
+	int r = check_args(reg, NULL, inst, &k);
 	return r < 0 ? r : yank__unadopt(reg, &k);
 }
 
@@ -606,13 +704,16 @@ YANK_PUBLIC int yank_unadopt(yank_registry *reg, const struct yank_instance *ins
 
 /* ---- yank ---- */
 
-static int do_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
-			    struct yank_failure **out, size_t *n_out)
+static int do_yank(yank_registry *reg, const char *const *ns, const struct yank_instance *list,
+		   size_t n, struct yank_failure **out, size_t *n_out)
 {
 	if (!reg || (n && !list) || n > (1u << 20))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int r = yank_check_instance(&list[i]);
+		size_t ns_len;
+		int r = ns ? check_ns(ns[i], &ns_len) : 0;
+		if (r == 0)
+			r = yank_check_instance(&list[i]);
 		if (r < 0)
 			return r;
 	}
@@ -622,29 +723,38 @@ static int do_yank_detailed(yank_registry *reg, const struct yank_instance *list
 	}
 	if (n == 0)
 		return 0;
-	return yank__yank(reg, list, n, out, n_out);
+	return yank__yank(reg, ns, list, n, out, n_out);
+}
+
+YANK_PUBLIC int yank_yank_ns(yank_registry *reg, const char *const *ns,
+			     const struct yank_instance *list, size_t n, struct yank_failure **out,
+			     size_t *n_out)
+{
+	int c = yank__cancel_off();
+	int r = do_yank(reg, ns, list, n, out, n_out);
+	yank__cancel_restore(c);
+	return r;
 }
 
 YANK_PUBLIC int yank_yank_detailed(yank_registry *reg, const struct yank_instance *list, size_t n,
 				   struct yank_failure **out, size_t *n_out)
 {
-	int c = yank__cancel_off();
-	int r = do_yank_detailed(reg, list, n, out, n_out);
-	yank__cancel_restore(c);
-	return r;
+	return yank_yank_ns(reg, NULL, list, n, out, n_out);
 }
 
 YANK_PUBLIC int yank_yank(yank_registry *reg, const struct yank_instance *list, size_t n)
 {
-	return yank_yank_detailed(reg, list, n, NULL, NULL);
+	return yank_yank_ns(reg, NULL, list, n, NULL, NULL);
 }
 
 YANK_PUBLIC void yank_failures_free(struct yank_failure *f, size_t n)
 {
 	if (!f)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free((char *)f[i].name);
+		free((char *)f[i].ns);
+	}
 	free(f);
 }
 
@@ -703,15 +813,16 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 			if (yank__read_proc(s, v.proc, &pv) == 0 && pv.gen == v.proc_gen) {
 				last_pid = pv.pid;
 				last_alive = pid_exists(pv.pid);
-				last_adopted = proc_adopted(pv.agent_len, pv.agent);
+				last_adopted = proc_adopted(pv.flags);
 			} else {
 				last_pid = 0;
 				last_alive = 0;
 				last_adopted = 0;
 			}
 		}
-		if (names_len + v.name_len + 1 > names_cap) {
-			names_cap = names_cap * 2 + v.name_len + 1;
+		size_t need = v.name_len + 1 + (v.ns_len ? v.ns_len + 1 : 0);
+		if (names_len + need > names_cap) {
+			names_cap = names_cap * 2 + need;
 			char *nn = realloc(names, names_cap);
 			if (!nn) {
 				free(names);
@@ -726,6 +837,13 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 		it->name = v.type == YANK_MIGRATION ? NULL : (const char *)(uintptr_t)(names_len + 1);
 		memcpy(names + names_len, v.name, v.name_len + 1);
 		names_len += v.name_len + 1;
+		if (v.ns_len) {
+			it->ns = (const char *)(uintptr_t)(names_len + 1);
+			memcpy(names + names_len, v.ns, v.ns_len + 1);
+			names_len += v.ns_len + 1;
+		}
+		it->n_proxies = v.n_pxs;
+		it->unresponsive = (v.flags & INST_F_UNRESPONSIVE) != 0;
 		it->pid = last_pid;
 		it->n_fds = v.n_fds;
 		it->n_callbacks = v.n_cbs;
@@ -735,9 +853,12 @@ static int do_query(yank_registry *reg, struct yank_instance_info **out, size_t 
 		if (cnt > 1 && info[cnt - 2].order > v.order)
 			sorted = 0;
 	}
-	for (size_t i = 0; i < cnt; i++)
+	for (size_t i = 0; i < cnt; i++) {
 		if (info[i].name)
 			info[i].name = names + ((uintptr_t)info[i].name - 1);
+		if (info[i].ns)
+			info[i].ns = names + ((uintptr_t)info[i].ns - 1);
+	}
 	if (!sorted)
 		qsort(info, cnt, sizeof(*info), cmp_order);
 	memset(&info[cnt], 0, sizeof(info[cnt]));
@@ -815,6 +936,10 @@ static int do_status(yank_registry *reg, struct yank_status *out)
 	out->torn_slots = c.torn;
 	out->integrity = c.ok ? 0 : -EPROTO;
 	memcpy(out->integrity_detail, c.detail, sizeof(out->integrity_detail));
+	out->yanks_ok = __atomic_load_n(&s->hdr->yanks_ok, __ATOMIC_RELAXED);
+	out->yanks_failed = __atomic_load_n(&s->hdr->yanks_failed, __ATOMIC_RELAXED);
+	out->yanks_not_found = __atomic_load_n(&s->hdr->yanks_not_found, __ATOMIC_RELAXED);
+	out->audit_next = __atomic_load_n(&s->hdr->audit_next, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -824,4 +949,28 @@ YANK_PUBLIC int yank_status(yank_registry *reg, struct yank_status *out)
 	int r = do_status(reg, out);
 	yank__cancel_restore(c);
 	return r;
+}
+
+/* ---- audit log ---- */
+
+static int do_audit_read(yank_registry *reg, uint64_t since, struct yank_audit_entry **out,
+			 size_t *n)
+{
+	if (!reg || !out || !n)
+		return -EINVAL;
+	return yank__audit_read(&reg->seg, since, out, n);
+}
+
+YANK_PUBLIC int yank_audit_read(yank_registry *reg, uint64_t since, struct yank_audit_entry **out,
+				size_t *n)
+{
+	int c = yank__cancel_off();
+	int r = do_audit_read(reg, since, out, n);
+	yank__cancel_restore(c);
+	return r;
+}
+
+YANK_PUBLIC void yank_audit_free(struct yank_audit_entry *e, size_t n)
+{
+	yank__audit_free(e, n);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "dispatch.h"
 #include "handle.h"
 #include "handoff.h"
@@ -62,6 +63,7 @@ struct owner {
 struct job {
 	struct yank_registry *reg;
 	const struct yank_instance *list;
+	const char *const *ns;
 	struct inst_view *views;
 	struct item *items;
 	uint32_t nitems;
@@ -71,6 +73,7 @@ struct job {
 	struct yank_failure *fail;
 	size_t nfail, capfail;
 	int nomem;
+	uint32_t pos_fail[AUDIT_ITEMS], pos_kind[AUDIT_ITEMS]; /* for the audit */
 	char buf[WIRE_MAX_MSG];
 	struct wire_item witems[WIRE_MAX_ITEMS];
 };
@@ -89,11 +92,15 @@ static void add_failure(struct job *j, const struct item *it, const struct owner
 		j->capfail = cap;
 	}
 	const struct yank_instance *in = &j->list[it->pos];
-	char *name = NULL;
-	if (in->name && !(name = strdup(in->name))) {
+	const char *ns = j->ns && j->ns[it->pos] && *j->ns[it->pos] ? j->ns[it->pos] : NULL;
+	char *name = NULL, *nsc = NULL;
+	if ((in->name && !(name = strdup(in->name))) || (ns && !(nsc = strdup(ns)))) {
+		free(name);
 		j->nomem = 1;
 		return;
 	}
+	if (it->pos < AUDIT_ITEMS && !j->pos_fail[it->pos]++)
+		j->pos_kind[it->pos] = kind;
 	j->fail[j->nfail++] = (struct yank_failure){
 		.type = in->type,
 		.name = name,
@@ -101,6 +108,7 @@ static void add_failure(struct job *j, const struct item *it, const struct owner
 		.fd = it->rv.kind == REC_FD ? it->rv.fd : -1,
 		.kind = kind,
 		.err = err,
+		.ns = nsc,
 	};
 }
 
@@ -137,7 +145,7 @@ static int gather(struct job *j, size_t n)
 	size_t nrec_total = 0;
 	for (size_t i = 0; i < n; i++) {
 		keys[i] = (struct pos_key){ j->views[i].idx, (uint32_t)i };
-		nrec_total += j->views[i].n_fds + j->views[i].n_cbs;
+		nrec_total += j->views[i].n_fds + j->views[i].n_cbs + j->views[i].n_pxs;
 	}
 	qsort(keys, n, sizeof(*keys), cmp_key);
 	size_t cap = nrec_total + 16;
@@ -229,11 +237,21 @@ static int group_by_owner(struct job *j)
 
 /* ---- acting ---- */
 
+/* What a proxied function's answer means: gone there, silent, or failed. */
+static enum yank_failure_kind proxy_failure(int err)
+{
+	if (err == -ENOENT)
+		return YANK_FAIL_VANISHED;
+	return err == -ETIMEDOUT ? YANK_FAIL_NO_AGENT : YANK_FAIL_PROXY;
+}
+
 static void settle(struct job *j, struct owner *o, const struct item *it, uint32_t st, int err)
 {
 	if (st == WS_RAN || st == WS_GONE)
 		return;
-	if (err == -ESTALE || err == -EBADF)
+	if (it->rv.kind == REC_PX)
+		add_failure(j, it, o, proxy_failure(err), err);
+	else if (err == -ESTALE || err == -EBADF)
 		add_failure(j, it, o, YANK_FAIL_STALE, err);
 	else
 		add_failure(j, it, o, YANK_FAIL_SHUTDOWN, err);
@@ -544,6 +562,11 @@ static void fallback(struct job *j, struct owner *o)
 			add_failure(j, it, o, YANK_FAIL_CALLBACK, o->why_err);
 			continue;
 		}
+		if (it->rv.kind == REC_PX) {
+			/* Only its proxy can reach the system behind: nothing to take. */
+			add_failure(j, it, o, YANK_FAIL_NO_AGENT, o->why_err);
+			continue;
+		}
 		if (perr < 0) {
 			add_failure(j, it, o, YANK_FAIL_FALLBACK, perr);
 			continue;
@@ -575,23 +598,43 @@ static void job_free(struct job *j)
 	free(j->views);
 }
 
-int yank__yank(struct yank_registry *reg, const struct yank_instance *list, size_t n,
-	       struct yank_failure **out, size_t *n_out)
+static void audit(struct job *j, size_t n, int r)
+{
+	struct audit_input in = {
+		.segment = j->reg->seg.name,
+		.list = j->list,
+		.ns = j->ns,
+		.n = n,
+		.result = r,
+		.failures = (uint32_t)j->nfail,
+		.pos_fail = j->pos_fail,
+		.pos_kind = j->pos_kind,
+	};
+	yank__audit_record(&j->reg->seg, &in);
+}
+
+int yank__yank(struct yank_registry *reg, const char *const *ns, const struct yank_instance *list,
+	       size_t n, struct yank_failure **out, size_t *n_out)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	j->reg = reg;
 	j->list = list;
+	j->ns = ns;
 	j->views = calloc(n ? n : 1, sizeof(*j->views));
 	struct inst_key *keys = malloc((n ? n : 1) * sizeof(*keys));
 	int r = j->views && keys ? 0 : -ENOMEM;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const char *name = list[i].name ? list[i].name : "";
-		keys[i] = inst_key((uint32_t)list[i].type, name, strlen(name));
+		const char *space = ns && ns[i] ? ns[i] : "";
+		keys[i] = inst_key_ns(space, strlen(space), (uint32_t)list[i].type, name,
+				      strlen(name));
 	}
 	if (r == 0)
 		r = yank__lookup_all(&reg->seg, keys, n, j->views, NULL);
+	if (r == -ENOENT)
+		yank__audit_not_found(&reg->seg);
 	free(keys);
 	if (r == 0)
 		r = gather(j, n);
@@ -610,6 +653,7 @@ int yank__yank(struct yank_registry *reg, const struct yank_instance *list, size
 			if (j->owners[k].state == O_FALLBACK)
 				fallback(j, &j->owners[k]);
 		r = j->nomem ? -ENOMEM : j->nfail ? -EIO : 0;
+		audit(j, n, r == -ENOMEM ? -EIO : r);
 	}
 	job_free(j);
 	if (out && (r == 0 || r == -EIO)) {

@@ -11,9 +11,9 @@
 
 struct yank_registry;
 
-/* The body of yank_yank_detailed(); arguments already checked. */
-int yank__yank(struct yank_registry *reg, const struct yank_instance *list, size_t n,
-	       struct yank_failure **out, size_t *n_out);
+/* The body of yank_yank_ns(); arguments already checked. */
+int yank__yank(struct yank_registry *reg, const char *const *ns, const struct yank_instance *list,
+	       size_t n, struct yank_failure **out, size_t *n_out);
 
 /*
  * May a yank through @reg act on processes of @uid?  Adoption (adopt.c)

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define SEG_MAGIC 0x4b4e4159u /* "YANK" in memory on little-endian */
-#define SEG_LAYOUT_VERSION 1u
+#define SEG_LAYOUT_VERSION 2u
 /*
  * Links between slots (free lists, hash chains, bucket heads) store index + 1,
  * so that 0, the value of a page nobody touched yet, means "none".
@@ -35,8 +35,14 @@
 
 #define REC_FD 1u
 #define REC_CB 2u
+#define REC_PX 3u /* proxied function: yanks in another system, reports back */
 
-#define AGENT_ADDR_MAX 64 /* abstract socket name, without the leading NUL */
+#define PROC_F_ADOPTED 1u /* registered from outside (adopt.c): has no agent */
+#define INST_F_UNRESPONSIVE 1u /* its proxy says the system behind stopped answering */
+
+#define NS_MAX 71 /* owner namespace bytes (YANK_NS_MAX) */
+
+#define AGENT_ADDR_MAX 64 /* the agent socket's path, without a NUL */
 
 /* Every slot starts with these: a seqlock and a reuse generation. */
 struct slot_head {
@@ -55,6 +61,8 @@ struct proc_slot {
 	uint32_t next;       /* free list link (derived) */
 	uint32_t agent_len;  /* 0: no agent yet */
 	char agent[AGENT_ADDR_MAX];
+	uint32_t flags;      /* PROC_F_*, set before the slot is LIVE */
+	uint32_t pad;
 };
 
 struct inst_slot {
@@ -63,18 +71,21 @@ struct inst_slot {
 	uint32_t proc;     /* owner's proc slot */
 	uint64_t proc_gen; /* owner's proc slot generation */
 	uint64_t order;    /* registration sequence number */
-	uint32_t hash;     /* of (type, name) */
+	uint32_t hash;     /* of (namespace, type, name) */
 	uint32_t next;     /* hash chain or free list link (derived) */
 	uint32_t n_fds;    /* derived from the record array */
 	uint32_t n_cbs;    /* derived from the record array */
+	uint32_t n_pxs;    /* derived from the record array */
+	uint32_t flags;    /* INST_F_* */
+	uint32_t ns_len;   /* bytes of ns, at most NS_MAX; 0 for a native instance */
+	char ns[NS_MAX + 1]; /* owner namespace, NUL-terminated at ns_len */
 	uint32_t name_len; /* bytes of name, at most 255 */
-	char name[256];    /* NUL-terminated at name_len */
-	uint8_t pad[4];
+	char name[256];    /* last, so that a reader copies only what is used */
 };
 
 struct rec_slot {
 	struct slot_head h;
-	uint32_t kind;     /* REC_FD or REC_CB */
+	uint32_t kind;     /* REC_FD, REC_CB or REC_PX */
 	uint32_t next;     /* free list link (derived) */
 	uint32_t inst;     /* instance slot */
 	uint32_t proc;     /* owner's proc slot (same as the instance's) */
@@ -84,6 +95,41 @@ struct rec_slot {
 	uint64_t dev;      /* REC_FD: st_dev of the socket at registration */
 	uint64_t ino;      /* REC_FD: st_ino of the socket at registration */
 	uint64_t order;    /* registration sequence number */
+};
+
+/*
+ * The audit ring: the last AUDIT_SLOTS yanks.  Written without the
+ * registry lock, because a yank must work while a stopped process holds
+ * it: entry n is claimed by an atomic increment of audit_next and lives in
+ * slot n % AUDIT_SLOTS, whose seq is 2n+1 while it is written and 2n+2
+ * once done.  A sum over the rest makes two writers lapping each other on
+ * one slot (or a scribble) show as torn instead of as a mixed entry.
+ */
+#define AUDIT_SLOTS 256u
+#define AUDIT_ITEMS 16u   /* instances whose outcome is kept per entry */
+#define AUDIT_TEXT 512u   /* their spellings, NUL-separated */
+#define AUDIT_CMD 96u
+
+struct audit_item {
+	uint32_t failures;
+	uint32_t kind; /* the first failure's enum yank_failure_kind, or 0 */
+};
+
+struct audit_slot {
+	uint64_t seq;
+	uint64_t sum;         /* of everything below */
+	int64_t time_ns;      /* CLOCK_REALTIME */
+	int32_t pid;
+	uint32_t uid;
+	int32_t result;
+	uint32_t n_instances; /* yanked; at most AUDIT_ITEMS are kept */
+	uint32_t failures;
+	uint32_t n_items;
+	uint32_t text_len;
+	uint32_t pad;
+	char command[AUDIT_CMD];
+	struct audit_item items[AUDIT_ITEMS];
+	char text[AUDIT_TEXT];
 };
 
 struct seg_hdr {
@@ -98,7 +144,7 @@ struct seg_hdr {
 	uint32_t gid;    /* the group asked for, with SEG_F_GROUP */
 	uint32_t cap_proc, cap_inst, cap_rec, nbuckets;
 	uint32_t pad0;
-	uint64_t off_proc, off_inst, off_rec, off_bucket;
+	uint64_t off_proc, off_inst, off_rec, off_bucket, off_audit;
 
 	/* Changed under the lock. */
 	uint64_t gen_counter; /* source of slot generations */
@@ -114,6 +160,10 @@ struct seg_hdr {
 	uint32_t n_proc, n_inst, n_rec;
 	uint8_t pad1[4];
 
+	/* Atomic, never under the lock: yanks do not take it. */
+	uint64_t audit_next;  /* entries claimed so far */
+	uint64_t yanks_ok, yanks_failed, yanks_not_found;
+
 	/* The lock sits last in its own cache lines; its size is in the format word. */
 	pthread_mutex_t lock __attribute__((aligned(64)));
 };
@@ -121,8 +171,9 @@ struct seg_hdr {
 #define SEG_F_GROUP 1u
 
 _Static_assert(sizeof(struct slot_head) == 16, "slot_head size");
-_Static_assert(sizeof(struct proc_slot) == 112, "proc_slot size");
-_Static_assert(sizeof(struct inst_slot) == 320, "inst_slot size");
+_Static_assert(sizeof(struct proc_slot) == 120, "proc_slot size");
+_Static_assert(sizeof(struct inst_slot) == 400, "inst_slot size");
+_Static_assert(sizeof(struct audit_slot) == 792, "audit_slot size");
 _Static_assert(sizeof(struct rec_slot) == 72, "rec_slot size");
 _Static_assert(offsetof(struct seg_hdr, lock) % 64 == 0, "lock alignment");
 

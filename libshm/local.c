@@ -71,6 +71,7 @@ void yank__local_free(struct local *l)
 		return;
 	for (struct entry *e = l->head, *n; e; e = n) {
 		n = e->next;
+		free(e->r.id);
 		free(e);
 	}
 	free(l->by_rec);
@@ -90,6 +91,7 @@ void yank__local_forget(struct local *l)
 	pthread_condattr_destroy(&ca);
 	for (struct entry *e = l->head, *n; e; e = n) {
 		n = e->next;
+		free(e->r.id);
 		free(e);
 	}
 	l->head = NULL;
@@ -98,11 +100,15 @@ void yank__local_forget(struct local *l)
 
 int yank__local_add(struct local *l, const struct local_rec *r)
 {
-	if (r->rec >= l->cap)
+	if (r->rec >= l->cap) {
+		free(r->id);
 		return -EINVAL;
+	}
 	struct entry *e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!e) {
+		free(r->id);
 		return -ENOMEM;
+	}
 	e->r = *r;
 	e->r.inflight = 0;
 	pthread_mutex_lock(&l->mu);
@@ -188,6 +194,7 @@ int yank__local_take_all(struct local *l, uint32_t wait_ms)
 			wait_ms = 0;
 			continue;
 		}
+		free(e->r.id);
 		free(e);
 		n++;
 	}

@@ -15,14 +15,22 @@
 
 struct local;
 
+/* A proxied record's instance, as its function is told it. */
+struct local_ident {
+	struct yank_instance inst; /* name points into @name */
+	char ns[YANK_NS_MAX + 1];
+	char name[YANK_NAME_MAX + 1];
+};
+
 struct local_rec {
 	uint32_t rec, inst;
 	uint64_t rec_gen, inst_gen;
-	uint32_t kind; /* REC_FD or REC_CB */
+	uint32_t kind; /* REC_FD, REC_CB or REC_PX */
 	int fd;
 	uint64_t dev, ino;
-	yank_fn *fn;
+	yank_fn *fn;   /* REC_PX: a yank_proxy_fn, cast back before the call */
 	void *opaque;
+	struct local_ident *id; /* REC_PX: owned by the table while the record is in it */
 	int inflight; /* fds of this record handed to yankers, not yet done */
 };
 
@@ -30,6 +38,7 @@ int yank__local_new(uint32_t cap_rec, struct local **out);
 /* Frees every entry; call only when no reader can be running. */
 void yank__local_free(struct local *l);
 
+/* Takes over @r->id, also on failure. */
 int yank__local_add(struct local *l, const struct local_rec *r);
 
 /*
@@ -38,7 +47,8 @@ int yank__local_add(struct local *l, const struct local_rec *r);
  * see it and no hand-off of it is in flight, waiting at most @wait_ms for
  * the latter.  *rec and *rec_gen name the segment record to free.
  * 0, -ENOENT, or -ETIMEDOUT (a yanker still holds the fd: it stays removed).
- * *out gets a copy of what was removed, so a caller can put it back.
+ * *out gets a copy of what was removed, so a caller can put it back; on 0
+ * its @id is the caller's (to free, or to hand back with yank__local_add).
  */
 int yank__local_take(struct local *l, uint32_t inst, uint64_t inst_gen, uint32_t kind, int fd,
 		     yank_fn *fn, void *opaque, uint32_t wait_ms, struct local_rec *out);

@@ -73,6 +73,8 @@ static int inst_ok(const struct seg *s, const struct inst_slot *in)
 		return 0;
 	if ((in->type == 3) != (in->name_len == 0))
 		return 0;
+	if (in->ns_len > NS_MAX || in->ns[in->ns_len] != '\0' || memchr(in->ns, '\0', in->ns_len))
+		return 0;
 	return proc_ok(s, in->proc, in->proc_gen);
 }
 
@@ -80,7 +82,7 @@ static int rec_ok(const struct seg *s, const struct rec_slot *r)
 {
 	/* Keep exactly what readers accept (yank__read_rec), or the repair
 	 * would leave slots that every reader then calls corrupt. */
-	if ((r->kind != REC_FD && r->kind != REC_CB) || r->inst >= s->cap_inst ||
+	if (r->kind < REC_FD || r->kind > REC_PX || r->inst >= s->cap_inst ||
 	    r->proc >= s->cap_proc || (r->kind == REC_FD && r->fd < 0))
 		return 0;
 	return inst_live(s, r->inst, r->inst_gen) && r->proc == s->insts[r->inst].proc;
@@ -133,16 +135,21 @@ int yank__repair(struct seg *s)
 		even_seq(&in->h);
 		if (in->h.state == SLOT_FREE)
 			continue;
+		if (in->h.state != SLOT_LIVE || !inst_ok(s, in)) {
+			set_free(&in->h);
+			continue;
+		}
 		uint32_t dup;
-		if (in->h.state != SLOT_LIVE || !inst_ok(s, in) ||
-		    yank__inst_find(s, in->type, in->name, in->name_len, &dup) != -ENOENT) {
+		struct inst_key k = inst_slot_key(in);
+		if (yank__inst_find_key(s, &k, &dup) != -ENOENT) {
 			set_free(&in->h);
 			continue;
 		}
 		slot_begin(&in->h);
-		in->hash = yank__name_hash(in->type, in->name, in->name_len);
+		in->hash = k.hash;
 		in->n_fds = 0;
 		in->n_cbs = 0;
+		in->n_pxs = 0;
 		slot_end(&in->h);
 		yank__inst_link(s, i);
 	}
@@ -159,8 +166,10 @@ int yank__repair(struct seg *s)
 		slot_begin(&in->h);
 		if (r->kind == REC_FD)
 			in->n_fds++;
-		else
+		else if (r->kind == REC_CB)
 			in->n_cbs++;
+		else
+			in->n_pxs++;
 		slot_end(&in->h);
 	}
 	rebuild_free(&tp);
@@ -311,25 +320,28 @@ static void check_derived(const struct seg *s, struct check_result *c)
 		if (in->h.state != SLOT_LIVE)
 			continue;
 		uint32_t found;
-		if (yank__inst_find(s, in->type, in->name, in->name_len, &found) < 0 || found != i)
-			fail(c, "instance %u not reachable through its hash chain", i);
-		if (in->hash != yank__name_hash(in->type, in->name, in->name_len))
+		struct inst_key k = inst_slot_key(in);
+		if (in->hash != k.hash)
 			fail(c, "instance %u has a wrong hash", i);
+		else if (yank__inst_find_key(s, &k, &found) < 0 || found != i)
+			fail(c, "instance %u not reachable through its hash chain", i);
 	}
 
 	/* The per-instance counts must match the records. */
-	uint32_t *cnt = calloc((size_t)s->cap_inst * 2, sizeof(uint32_t));
+	uint32_t *cnt = calloc((size_t)s->cap_inst * 3, sizeof(uint32_t));
 	if (!cnt)
 		return;
 	for (uint32_t i = 0; i < nr; i++) {
 		const struct rec_slot *r = &s->recs[i];
-		if (r->h.state == SLOT_LIVE && r->inst < s->cap_inst)
-			cnt[r->inst * 2 + (r->kind == REC_FD ? 0 : 1)]++;
+		if (r->h.state == SLOT_LIVE && r->inst < s->cap_inst && r->kind >= REC_FD &&
+		    r->kind <= REC_PX)
+			cnt[r->inst * 3 + r->kind - REC_FD]++;
 	}
 	for (uint32_t i = 0; i < ni; i++) {
 		const struct inst_slot *in = &s->insts[i];
 		if (in->h.state == SLOT_LIVE &&
-		    (in->n_fds != cnt[i * 2] || in->n_cbs != cnt[i * 2 + 1]))
+		    (in->n_fds != cnt[i * 3] || in->n_cbs != cnt[i * 3 + 1] ||
+		     in->n_pxs != cnt[i * 3 + 2]))
 			fail(c, "instance %u: its record counts do not match its records", i);
 	}
 	free(cnt);

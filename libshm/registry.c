@@ -74,6 +74,15 @@ uint32_t yank__name_hash(uint32_t type, const char *name, size_t len)
 	return (uint32_t)h;
 }
 
+uint32_t yank__inst_hash(const char *ns, size_t ns_len, uint32_t type, const char *name,
+			 size_t len)
+{
+	uint32_t h = yank__name_hash(type, name, len);
+	if (ns_len)
+		h = (h ^ yank__name_hash(0xa5, ns, ns_len)) * 0x9e3779b1u;
+	return h;
+}
+
 /*
  * Copy @len bytes of a slot consistently.  Plain memcpy between the two
  * counter reads is the usual seqlock compromise: the copy may be torn, and
@@ -117,6 +126,7 @@ int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out)
 	out->pidns_ino = c.pidns_ino;
 	out->agent_len = c.agent_len;
 	memcpy(out->agent, c.agent, sizeof(out->agent));
+	out->flags = c.flags;
 	return 0;
 }
 
@@ -125,6 +135,8 @@ static int valid_inst(const struct seg *s, const struct inst_slot *c)
 	if (c->type < 1 || c->type > 3 || c->proc >= s->cap_proc || c->name_len > 255)
 		return 0;
 	if (c->name[c->name_len] != '\0' || memchr(c->name, '\0', c->name_len))
+		return 0;
+	if (c->ns_len > NS_MAX || c->ns[c->ns_len] != '\0' || memchr(c->ns, '\0', c->ns_len))
 		return 0;
 	return (c->type == 3) == (c->name_len == 0);
 }
@@ -160,6 +172,10 @@ int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out)
 	out->order = c.order;
 	out->n_fds = c.n_fds;
 	out->n_cbs = c.n_cbs;
+	out->n_pxs = c.n_pxs;
+	out->flags = c.flags;
+	out->ns_len = c.ns_len;
+	memcpy(out->ns, c.ns, c.ns_len + 1);
 	out->name_len = c.name_len;
 	memcpy(out->name, c.name, c.name_len + 1);
 	return 0;
@@ -175,7 +191,7 @@ int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out)
 		return r;
 	if (c.h.state == SLOT_FREE)
 		return -ENOENT;
-	if (c.h.state != SLOT_LIVE || (c.kind != REC_FD && c.kind != REC_CB) ||
+	if (c.h.state != SLOT_LIVE || c.kind < REC_FD || c.kind > REC_PX ||
 	    c.inst >= s->cap_inst || c.proc >= s->cap_proc || (c.kind == REC_FD && c.fd < 0))
 		return -EPROTO;
 	*out = (struct rec_view){ idx, c.h.gen, c.kind, c.inst, c.proc, c.inst_gen,
@@ -233,11 +249,12 @@ int yank__lookup_all(const struct seg *s, const struct inst_key *keys, size_t n,
 		if (r < 0)
 			continue;
 		/* The copy is the truth: its hash may differ from the racy one. */
-		for (j = head[yank__name_hash(v.type, v.name, v.name_len) & (size - 1)]; j >= 0;
-		     j = next[j]) {
+		uint32_t vh = yank__inst_hash(v.ns, v.ns_len, v.type, v.name, v.name_len);
+		for (j = head[vh & (size - 1)]; j >= 0; j = next[j]) {
 			const struct inst_key *k = &keys[j];
 			if (got[j] || k->type != v.type || k->len != v.name_len ||
-			    memcmp(k->name, v.name, k->len) != 0)
+			    k->ns_len != v.ns_len || memcmp(k->name, v.name, k->len) != 0 ||
+			    memcmp(k->ns, v.ns, k->ns_len) != 0)
 				continue;
 			out[j] = v;
 			got[j] = 1;
@@ -305,8 +322,7 @@ static uint64_t next_gen(struct seg *s)
 	return ++s->hdr->gen_counter;
 }
 
-/* @tag: NULL for a native owner, or what its unused agent field carries. */
-static int proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, const char *tag,
+static int proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t flags,
 		      uint32_t *idx, uint64_t *gen)
 {
 	struct table t;
@@ -324,8 +340,7 @@ static int proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, co
 	p->pidns_ino = id->pidns_ino;
 	p->agent_len = 0;
 	memset(p->agent, 0, sizeof(p->agent));
-	if (tag)
-		memcpy(p->agent, tag, strlen(tag) + 1);
+	p->flags = flags;
 	FAULT("proc.claim.mid");
 	/* LIVE last, and ordered so: the repair keeps a slot exactly when it is. */
 	__atomic_store_n(&p->h.state, SLOT_LIVE, __ATOMIC_RELEASE);
@@ -339,13 +354,13 @@ static int proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, co
 int yank__proc_claim(struct seg *s, const struct owner_id *id, uint32_t uid, uint32_t *idx,
 		     uint64_t *gen)
 {
-	return proc_claim(s, id, uid, NULL, idx, gen);
+	return proc_claim(s, id, uid, 0, idx, gen);
 }
 
 int yank__proc_claim_adopted(struct seg *s, const struct owner_id *id, uint32_t uid,
 			     uint32_t *idx, uint64_t *gen)
 {
-	return proc_claim(s, id, uid, PROC_ADOPTED_TAG, idx, gen);
+	return proc_claim(s, id, uid, PROC_F_ADOPTED, idx, gen);
 }
 
 int yank__proc_find_adopted(const struct seg *s, const struct owner_id *id, uint32_t uid,
@@ -356,7 +371,7 @@ int yank__proc_find_adopted(const struct seg *s, const struct owner_id *id, uint
 		const struct proc_slot *p = &s->procs[i];
 		if (p->h.state != SLOT_LIVE || p->pid != id->pid ||
 		    p->start_time != id->start_time || p->pidns_ino != id->pidns_ino ||
-		    p->uid != uid || !proc_adopted(p->agent_len, p->agent))
+		    p->uid != uid || !proc_adopted(p->flags))
 			continue;
 		*idx = i;
 		*gen = p->h.gen;
@@ -454,8 +469,7 @@ int yank__inst_find_key(const struct seg *s, const struct inst_key *k, uint32_t 
 		const struct inst_slot *in = &s->insts[i];
 		if (in->h.state != SLOT_LIVE)
 			return -EPROTO;
-		if (in->hash == k->hash && in->type == k->type && in->name_len == k->len &&
-		    memcmp(in->name, k->name, k->len) == 0) {
+		if (inst_is(in, k)) {
 			*idx = i;
 			return 0;
 		}
@@ -498,6 +512,11 @@ int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
 	in->hash = k->hash;
 	in->n_fds = 0;
 	in->n_cbs = 0;
+	in->n_pxs = 0;
+	in->flags = 0;
+	in->ns_len = (uint32_t)k->ns_len;
+	memset(in->ns, 0, sizeof(in->ns));
+	memcpy(in->ns, k->ns, k->ns_len);
 	in->name_len = (uint32_t)k->len;
 	memcpy(in->name, k->name, k->len);
 	in->name[k->len] = '\0';
@@ -546,8 +565,10 @@ static void count_add(struct seg *s, uint32_t inst, uint32_t kind, int delta)
 	slot_begin(&in->h);
 	if (kind == REC_FD)
 		in->n_fds += (uint32_t)delta;
-	else
+	else if (kind == REC_CB)
 		in->n_cbs += (uint32_t)delta;
+	else
+		in->n_pxs += (uint32_t)delta;
 	slot_end(&in->h);
 }
 
@@ -595,4 +616,25 @@ void yank__rec_release(struct seg *s, uint32_t idx)
 	if (inst < s->cap_inst && s->insts[inst].h.state == SLOT_LIVE &&
 	    s->insts[inst].h.gen == inst_gen)
 		count_add(s, inst, kind, -1);
+}
+
+int yank__inst_set_flag(struct seg *s, uint32_t proc, uint64_t proc_gen, const char *ns,
+			size_t ns_len, uint32_t flag, int on)
+{
+	int changed = 0;
+	uint32_t n = seg_hwm(&s->hdr->inst_hwm, s->cap_inst);
+	for (uint32_t i = 0; i < n; i++) {
+		struct inst_slot *in = &s->insts[i];
+		if (in->h.state != SLOT_LIVE || in->proc != proc || in->proc_gen != proc_gen ||
+		    in->ns_len != ns_len || memcmp(in->ns, ns, ns_len) != 0)
+			continue;
+		uint32_t want = on ? in->flags | flag : in->flags & ~flag;
+		if (want == in->flags)
+			continue;
+		slot_begin(&in->h);
+		in->flags = want;
+		slot_end(&in->h);
+		changed++;
+	}
+	return changed;
 }

@@ -26,6 +26,7 @@ struct proc_view {
 	uint64_t start_time, pidns_ino;
 	uint32_t agent_len;
 	char agent[AGENT_ADDR_MAX];
+	uint32_t flags;
 };
 
 struct inst_view {
@@ -33,7 +34,10 @@ struct inst_view {
 	uint64_t gen;
 	uint32_t type, proc;
 	uint64_t proc_gen, order;
-	uint32_t n_fds, n_cbs;
+	uint32_t n_fds, n_cbs, n_pxs;
+	uint32_t flags;
+	uint32_t ns_len;
+	char ns[NS_MAX + 1];
 	uint32_t name_len;
 	char name[256];
 };
@@ -58,6 +62,9 @@ struct table {
 enum table_id { T_PROC, T_INST, T_REC };
 
 uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);
+/* Of an instance's identity: the name's hash for a native one. */
+uint32_t yank__inst_hash(const char *ns, size_t ns_len, uint32_t type, const char *name,
+			 size_t len);
 void yank__table(struct seg *s, enum table_id id, struct table *t);
 static inline struct slot_head *table_slot(const struct table *t, uint32_t i)
 {
@@ -96,19 +103,13 @@ void yank__proc_set_agent(struct seg *s, uint32_t idx, const char *addr, uint32_
 
 /*
  * Adopted owners (adopt.c): a process that knows nothing of yank, whose
- * sockets were registered from outside.  Its slot has no agent, and the
- * unused agent field carries this tag instead.  No layout change: the
- * field is ignored while agent_len is 0, yank__proc_claim() zeroes it, and
- * a library that knows nothing of adoption sees an owner with no agent,
- * which it already yanks through pidfd_getfd and reaps by pid and start
- * time alone.  A native owner runs its agent from its first registration,
- * in the same critical section, so it never carries the tag.
+ * sockets were registered from outside.  Its slot has no agent and
+ * carries PROC_F_ADOPTED.  A native owner runs its agent from its first
+ * registration, in the same critical section, so it never carries it.
  */
-#define PROC_ADOPTED_TAG "adopted"
-
-static inline int proc_adopted(uint32_t agent_len, const char *agent)
+static inline int proc_adopted(uint32_t flags)
 {
-	return agent_len == 0 && memcmp(agent, PROC_ADOPTED_TAG, sizeof(PROC_ADOPTED_TAG)) == 0;
+	return (flags & PROC_F_ADOPTED) != 0;
 }
 
 /* As yank__proc_claim(), for an adopted process: tagged before it is LIVE. */
@@ -136,11 +137,35 @@ struct inst_key {
 	const char *name;
 	size_t len;
 	uint32_t hash;
+	const char *ns; /* "" for a native instance */
+	size_t ns_len;
 };
 
+static inline struct inst_key inst_key_ns(const char *ns, size_t ns_len, uint32_t type,
+					  const char *name, size_t len)
+{
+	return (struct inst_key){ type, name, len, yank__inst_hash(ns, ns_len, type, name, len),
+				  ns, ns_len };
+}
+
+/* A native instance's. */
 static inline struct inst_key inst_key(uint32_t type, const char *name, size_t len)
 {
-	return (struct inst_key){ type, name, len, yank__name_hash(type, name, len) };
+	return inst_key_ns("", 0, type, name, len);
+}
+
+/* The key of the instance in slot @in (lock held, or a reader's copy). */
+static inline struct inst_key inst_slot_key(const struct inst_slot *in)
+{
+	return inst_key_ns(in->ns, in->ns_len, in->type, in->name, in->name_len);
+}
+
+/* Does the slot (lock held, or a reader's copy) hold the instance of @k? */
+static inline int inst_is(const struct inst_slot *in, const struct inst_key *k)
+{
+	return in->hash == k->hash && in->type == k->type && in->name_len == k->len &&
+	       in->ns_len == k->ns_len && memcmp(in->name, k->name, k->len) == 0 &&
+	       memcmp(in->ns, k->ns, k->ns_len) == 0;
 }
 
 /*
@@ -155,12 +180,17 @@ int yank__lookup(const struct seg *s, uint32_t type, const char *name, size_t le
 
 /* 0 and *idx, -ENOENT, or -EPROTO (a chain that needs the repair). */
 int yank__inst_find_key(const struct seg *s, const struct inst_key *k, uint32_t *idx);
+/* A native instance. */
 int yank__inst_find(const struct seg *s, uint32_t type, const char *name, size_t len,
 		    uint32_t *idx);
 int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
 			 const struct inst_key *k, uint32_t *idx, uint64_t *gen);
+/* A native instance. */
 int yank__inst_claim(struct seg *s, uint32_t proc, uint64_t proc_gen, uint32_t type,
 		     const char *name, size_t len, uint32_t *idx, uint64_t *gen);
+/* Lock held: set or clear @flag on the instances of @ns owned by (@proc, @proc_gen). */
+int yank__inst_set_flag(struct seg *s, uint32_t proc, uint64_t proc_gen, const char *ns,
+			size_t ns_len, uint32_t flag, int on);
 void yank__inst_release(struct seg *s, uint32_t idx);
 void yank__inst_link(struct seg *s, uint32_t idx);
 

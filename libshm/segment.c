@@ -44,7 +44,7 @@ static uint32_t buckets_for(uint32_t cap_inst)
 }
 
 struct geometry {
-	uint64_t off_proc, off_inst, off_rec, off_bucket, size;
+	uint64_t off_proc, off_inst, off_rec, off_bucket, off_audit, size;
 };
 
 static int geometry(uint32_t cp, uint32_t ci, uint32_t cr, uint32_t nb, struct geometry *g)
@@ -55,7 +55,8 @@ static int geometry(uint32_t cp, uint32_t ci, uint32_t cr, uint32_t nb, struct g
 	g->off_inst = round_page(g->off_proc + (uint64_t)cp * sizeof(struct proc_slot));
 	g->off_rec = round_page(g->off_inst + (uint64_t)ci * sizeof(struct inst_slot));
 	g->off_bucket = round_page(g->off_rec + (uint64_t)cr * sizeof(struct rec_slot));
-	g->size = round_page(g->off_bucket + (uint64_t)nb * sizeof(uint32_t));
+	g->off_audit = round_page(g->off_bucket + (uint64_t)nb * sizeof(uint32_t));
+	g->size = round_page(g->off_audit + (uint64_t)AUDIT_SLOTS * sizeof(struct audit_slot));
 	return 0;
 }
 
@@ -156,14 +157,17 @@ static int check_geometry(const struct seg_hdr *h, const struct seg *caps, size_
 		return -EPROTO;
 	}
 	if (h->off_proc != g->off_proc || h->off_inst != g->off_inst ||
-	    h->off_rec != g->off_rec || h->off_bucket != g->off_bucket) {
+	    h->off_rec != g->off_rec || h->off_bucket != g->off_bucket ||
+	    h->off_audit != g->off_audit) {
 		yank__detail_set("table offsets do not match the capacities (process, "
-				 "instance, record, bucket tables at %llu, %llu, %llu, %llu; "
-				 "expected %llu, %llu, %llu, %llu)",
+				 "instance, record, bucket tables and audit ring at %llu, %llu, "
+				 "%llu, %llu, %llu; expected %llu, %llu, %llu, %llu, %llu)",
 				 (unsigned long long)h->off_proc, (unsigned long long)h->off_inst,
 				 (unsigned long long)h->off_rec, (unsigned long long)h->off_bucket,
+				 (unsigned long long)h->off_audit,
 				 (unsigned long long)g->off_proc, (unsigned long long)g->off_inst,
-				 (unsigned long long)g->off_rec, (unsigned long long)g->off_bucket);
+				 (unsigned long long)g->off_rec, (unsigned long long)g->off_bucket,
+				 (unsigned long long)g->off_audit);
 		return -EPROTO;
 	}
 	return 0;
@@ -208,6 +212,7 @@ int yank__seg_validate(void *base, size_t size, struct seg *out)
 	out->insts = (struct inst_slot *)(b + g.off_inst);
 	out->recs = (struct rec_slot *)(b + g.off_rec);
 	out->buckets = (uint32_t *)(b + g.off_bucket);
+	out->audit = (struct audit_slot *)(b + g.off_audit);
 	return 0;
 }
 
@@ -283,6 +288,7 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 	h->off_inst = g.off_inst;
 	h->off_rec = g.off_rec;
 	h->off_bucket = g.off_bucket;
+	h->off_audit = g.off_audit;
 	int r = init_mutex(&h->lock);
 	if (r < 0) {
 		munmap(base, g.size);

@@ -21,6 +21,7 @@ struct seg {
 	struct inst_slot *insts;
 	struct rec_slot *recs;
 	uint32_t *buckets;
+	struct audit_slot *audit;
 	char name[SEG_NAME_MAX + 1];
 	/* The group the file grants access to, from fstat: the header's copy
 	 * is writable by every member and never trusted for access control. */

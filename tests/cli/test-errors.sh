@@ -55,7 +55,7 @@ unusable "$seg" "shorter than a header" "$CORRUPT" "truncated: the file is 4 byt
 # The format word: layout version, mutex size, pointer size, slot size.
 copy_of layout
 patch "$seg" 4 B 9
-unusable "$seg" "layout version" "$CORRUPT" "layout version 9, where this library reads version 1"
+unusable "$seg" "layout version" "$CORRUPT" "layout version 9, where this library reads version 2"
 copy_of mutex
 patch "$seg" 5 B 24
 unusable "$seg" "mutex size" "$CORRUPT" "created with a 24-byte pthread mutex"
