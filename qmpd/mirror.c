@@ -70,6 +70,8 @@ struct qmpd_vm {
 	struct qmp_conn *conn;  /* from connect to close */
 	int attached;           /* proxied yanks may use conn */
 	int users;              /* proxied yanks using conn now */
+	int poke;               /* the record was written again: retry an attach now */
+	int was_attached;       /* attached when the stop came */
 	char note[512];         /* a proxied yank's outcome, for the worker to log */
 
 	/* The worker thread's own. */
@@ -765,6 +767,7 @@ static void *worker_main(void *arg)
 			vm->refusal[0] = 0;
 			run(vm, vm->conn);
 			lost = !stop_requested(vm);
+			vm->was_attached = !lost;
 			detach(vm);
 			if (lost)
 				qmpd_log("%s gone: its monitor closed the connection (QEMU exited?)",
@@ -776,8 +779,11 @@ static void *worker_main(void *arg)
 		until = qmpd_now_ms() + backoff;
 		qmpd_deadline_ts(until, &ts);
 		pthread_mutex_lock(&vm->lock);
-		while (!vm->stop && qmpd_now_ms() < until)
+		while (!vm->stop && !vm->poke && qmpd_now_ms() < until)
 			pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		if (vm->poke)
+			backoff = BACKOFF_MIN_MS / 2;
+		vm->poke = 0;
 		pthread_mutex_unlock(&vm->lock);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
@@ -824,6 +830,14 @@ int qmpd_vm_start(yank_registry *reg, const struct qmpd_record *rec, struct qmpd
 	return 0;
 }
 
+void qmpd_vm_poke(struct qmpd_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->poke = 1;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 void qmpd_vm_request_stop(struct qmpd_vm *vm, const char *why)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -841,7 +855,10 @@ void qmpd_vm_stop(struct qmpd_vm *vm, const char *why)
 {
 	qmpd_vm_request_stop(vm, why);
 	pthread_join(vm->thread, NULL);
-	qmpd_log("%s gone: %s", vm->rec.name, vm->stop_why);
+	if (vm->was_attached)
+		qmpd_log("%s gone: %s", vm->rec.name, vm->stop_why);
+	else
+		qmpd_log("%s no longer watched: %s", vm->rec.name, vm->stop_why);
 	if (vm->n_mirror) {
 		/* Their records still name proxy_yank(vm): vm must outlive them. */
 		qmpd_log("%s: %zu instances could not be unregistered; they stay until yank-qmpd exits",

@@ -145,6 +145,8 @@ struct qmpd_vm;
 extern int qmpd_poll_ms;
 /* Start serving @rec (copied): a worker attaches and mirrors. */
 int qmpd_vm_start(yank_registry *reg, const struct qmpd_record *rec, struct qmpd_vm **out);
+/* The record was written again, unchanged: if not attached, try again now. */
+void qmpd_vm_poke(struct qmpd_vm *vm);
 /* Tell the worker to stop, without waiting (to stop many at once). */
 void qmpd_vm_request_stop(struct qmpd_vm *vm, const char *why);
 /* Stop the worker, remove every instance it mirrored, free @vm. */

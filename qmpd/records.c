@@ -326,6 +326,8 @@ static void reconcile(struct qmpd_dir *d, const char *file)
 		return;
 	}
 	if (e && qmpd_record_same(&e->rec, &rec)) {
+		/* Written again as it was (QEMU restarted, libvirt reconnected). */
+		qmpd_vm_poke(e->vm);
 		qmpd_record_free(&rec);
 		return;
 	}
