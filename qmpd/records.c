@@ -160,7 +160,8 @@ int qmpd_record_parse(const char *file, const char *text, size_t len, struct qmp
 		goto out;
 	}
 	if (strlen(s) != stem || strncmp(s, file, stem)) {
-		snprintf(why, whylen, "\"name\" is \"%s\" but the file is not %s.json", s, s);
+		snprintf(why, whylen, "\"name\" \"%s\" does not match the file name (%s.json expected)",
+			 s, s);
 		goto out;
 	}
 	memcpy(out->name, s, strlen(s) + 1);
