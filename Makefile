@@ -9,7 +9,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   WERROR=0        warnings stay warnings (the default makes them errors)
 
-VERSION     := 0.1.0
+VERSION     := 0.2.0
 SOMAJOR     := 0
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib

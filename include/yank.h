@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define YANK_VERSION_MAJOR 0
-#define YANK_VERSION_MINOR 1
+#define YANK_VERSION_MINOR 2
 #define YANK_VERSION_PATCH 0
 
 /* Longest instance name, in bytes, without the terminating NUL. */

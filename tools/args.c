@@ -7,6 +7,7 @@
  * It never looks anything up; instance names are judged by
  * yank_check_instance(), the library's own rule.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -28,7 +30,7 @@ static const struct {
 } commands[] = {
 	{"list", YC_CMD_LIST},     {"yank", YC_CMD_YANK}, {"qmp", YC_CMD_QMP},
 	{"status", YC_CMD_STATUS}, {"gc", YC_CMD_GC},     {"help", YC_CMD_HELP},
-	{"adopt", YC_CMD_ADOPT},   {"unadopt", YC_CMD_UNADOPT},
+	{"adopt", YC_CMD_ADOPT},   {"unadopt", YC_CMD_UNADOPT}, {"log", YC_CMD_LOG},
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, const char *fmt,
@@ -104,6 +106,28 @@ char *yc_escape(const char *s, char *buf, size_t size)
 	}
 	buf[o < size ? o : size - 1] = '\0';
 	return buf;
+}
+
+char *yc_format_instance_ns(const char *ns, enum yank_type type, const char *name, char *buf,
+			    size_t size)
+{
+	size_t off;
+
+	if (!ns || !*ns)
+		return yc_format_instance(type, name, buf, size);
+	/* The library admits [A-Za-z0-9._:-] only: nothing to escape. */
+	snprintf(buf, size, "%s/", ns);
+	off = strlen(buf);
+	yc_format_instance(type, name, buf + off, size - off);
+	return buf;
+}
+
+bool yc_same_instance(const char *ns_a, const struct yank_instance *a, const char *ns_b,
+		      const struct yank_instance *b)
+{
+	if (a->type != b->type || strcmp(ns_a ? ns_a : "", ns_b ? ns_b : ""))
+		return false;
+	return a->type == YANK_MIGRATION || (a->name && b->name && !strcmp(a->name, b->name));
 }
 
 char *yc_format_instance(enum yank_type type, const char *name, char *buf, size_t size)
@@ -197,6 +221,39 @@ int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, siz
 		    yc_escape(type, type_esc, sizeof(type_esc)));
 }
 
+/* A native form starts with its type; anything else with a '/' names a namespace. */
+static bool native_form(const char *arg)
+{
+	return !strncmp(arg, "block-node:", 11) || !strncmp(arg, "chardev:", 8) ||
+	       !strcmp(arg, "migration") || !strchr(arg, '/');
+}
+
+int yc_parse_instance_ns(const char *arg, char ns[YANK_NS_MAX + 1], struct yank_instance *out,
+			 char *msg, size_t msglen)
+{
+	const char *slash = strchr(arg, '/');
+	size_t len = slash ? (size_t)(slash - arg) : 0;
+	char esc[128];
+
+	ns[0] = '\0';
+	if (native_form(arg))
+		return yc_parse_instance(arg, out, msg, msglen);
+	yc_escape(arg, esc, sizeof(esc));
+	if (len == 0 || len > YANK_NS_MAX)
+		return fail(msg, msglen, "'%s': a namespace is 1 to %d bytes before the '/'", esc,
+			    YANK_NS_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)arg[i]) && !strchr("._:-", arg[i]))
+			return fail(msg, msglen,
+				    "'%s': a namespace is letters, digits and '._:-' only", esc);
+	int r = yc_parse_instance(slash + 1, out, msg, msglen);
+	if (r < 0)
+		return r;
+	memcpy(ns, arg, len);
+	ns[len] = '\0';
+	return 0;
+}
+
 /*
  * --timeout: a duration, "500ms", "2s", "1m", or a bare number of
  * milliseconds (what it always was), from 1 ms to 10 minutes.
@@ -280,7 +337,61 @@ static int parse_number(const char *opt, const char *s, long min, int *out, char
 }
 
 
-enum { OPT_PID = 256, OPT_FD, OPT_MATCH, OPT_ALL_SOCKETS };
+/*
+ * --since TIME: 2026-11-30T13:05:00Z (or +01:00, or no zone for local
+ * time, a space for the T, optional seconds), 2026-11-30 (local midnight),
+ * @EPOCH-SECONDS, or a duration ago: 90s, 10m, 2h, 1d.
+ */
+static int parse_since(const char *s, int64_t *out, char *msg, size_t msglen)
+{
+	static const struct {
+		char unit;
+		int64_t s;
+	} ago[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	struct tm tm = { .tm_isdst = -1 };
+	char esc[64], *end;
+	const char *p;
+
+	errno = 0;
+	long long v = strtoll(s + (*s == '@'), &end, 10);
+	if (*s == '@' && !errno && end != s + 1 && !*end && v >= 0) {
+		*out = (int64_t)v * 1000000000;
+		return 0;
+	}
+	for (size_t k = 0; *s != '@' && !errno && end != s && v >= 0 && v < 100000 &&
+			   k < sizeof(ago) / sizeof(ago[0]); k++) {
+		if (end[0] != ago[k].unit || end[1])
+			continue;
+		*out = ((int64_t)time(NULL) - v * ago[k].s) * 1000000000;
+		return 0;
+	}
+	p = strptime(s, "%Y-%m-%d", &tm);
+	if (p && (*p == 'T' || *p == ' ') && p[1]) {
+		const char *q = strptime(p + 1, "%H:%M:%S", &tm);
+		p = q ? q : strptime(p + 1, "%H:%M", &tm);
+	}
+	if (p && *p == '\0') {
+		time_t t = mktime(&tm);
+		if (t != (time_t)-1) {
+			*out = (int64_t)t * 1000000000;
+			return 0;
+		}
+	} else if (p && (*p == 'Z' || *p == '+' || *p == '-')) {
+		int hh = 0, mm = 0, n = 0;
+		if (*p == 'Z' ? p[1] == '\0' :
+			       sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) == 2 && p[1 + n] == '\0') {
+			int64_t off = (int64_t)(hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+			*out = ((int64_t)timegm(&tm) - off) * 1000000000;
+			return 0;
+		}
+	}
+	return fail(msg, msglen,
+		    "--since: '%s' is not a time: expected 2026-11-30T13:05:00Z, 2026-11-30 13:05, "
+		    "@EPOCH or a duration ago such as 10m or 2h",
+		    yc_escape(s, esc, sizeof(esc)));
+}
+
+enum { OPT_PID = 256, OPT_FD, OPT_MATCH, OPT_ALL_SOCKETS, OPT_SINCE };
 
 /*
  * getopt_long: bundled short options (-jq), attached values (-t500),
@@ -301,6 +412,7 @@ static const struct option long_opts[] = {
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "match", required_argument, NULL, OPT_MATCH },
 	{ "all-sockets", no_argument, NULL, OPT_ALL_SOCKETS },
+	{ "since", required_argument, NULL, OPT_SINCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -346,6 +458,9 @@ static int take_option(int opt, const char *val, struct yc_args *out, char *msg,
 	case OPT_ALL_SOCKETS:
 		out->all_sockets = true;
 		return 0;
+	case OPT_SINCE:
+		out->have_since = true;
+		return parse_since(val, &out->since_ns, msg, msglen);
 	}
 	return fail(msg, msglen, "unknown option");
 }
@@ -467,6 +582,8 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 		goto out;
 	}
 	r = check_adopt(out, n_raw, msg, msglen);
+	if (r == 0 && out->have_since && out->cmd != YC_CMD_LOG)
+		r = fail(msg, msglen, "option '--since' is for log only");
 	if (r < 0 || (out->cmd != YC_CMD_YANK && out->cmd != YC_CMD_ADOPT &&
 		      out->cmd != YC_CMD_UNADOPT) || (out->cmd == YC_CMD_ADOPT && !n_raw))
 		goto out;
@@ -477,14 +594,24 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 	}
 	/* Every argument is checked before anything is looked up. */
 	out->instances = calloc(n_raw, sizeof(*out->instances));
-	if (!out->instances) {
+	out->ns = calloc(n_raw, sizeof(*out->ns));
+	out->ns_buf = calloc(n_raw, sizeof(*out->ns_buf));
+	if (!out->instances || !out->ns || !out->ns_buf) {
 		r = -ENOMEM;
 		goto out;
 	}
 	for (size_t k = 0; k < n_raw; k++) {
-		r = yc_parse_instance(raw[k], &out->instances[k], msg, msglen);
+		r = yc_parse_instance_ns(raw[k], out->ns_buf[k], &out->instances[k], msg, msglen);
 		if (r < 0)
 			goto out;
+		out->ns[k] = out->ns_buf[k][0] ? out->ns_buf[k] : NULL;
+		/* Another system's instances belong to the proxy that mirrors them. */
+		if (out->ns[k] && out->cmd != YC_CMD_YANK) {
+			r = fail(msg, msglen, "%s: '%s' is mirrored from another system: only "
+				 "yank acts on it", yc_command_name(out->cmd),
+				 yc_escape(raw[k], esc, sizeof(esc)));
+			goto out;
+		}
 	}
 	out->n_instances = n_raw;
 out:
@@ -495,7 +622,11 @@ out:
 void yc_args_free(struct yc_args *args)
 {
 	free(args->instances);
+	free(args->ns);
+	free(args->ns_buf);
 	args->instances = NULL;
+	args->ns = NULL;
+	args->ns_buf = NULL;
 	args->n_instances = 0;
 }
 

@@ -36,6 +36,7 @@ enum yc_command {
 	YC_CMD_HELP,
 	YC_CMD_ADOPT,
 	YC_CMD_UNADOPT,
+	YC_CMD_LOG,
 };
 
 /* Bounds of --timeout, in milliseconds. */
@@ -61,8 +62,15 @@ struct yc_args {
 	pid_t pid;
 	int fd;
 	const char *match;
-	/* yank, adopt, unadopt: the parsed instances; names point into argv. */
+	/* log: --since, wall-clock nanoseconds since the epoch. */
+	bool have_since;
+	int64_t since_ns;
+	/* yank, adopt, unadopt: the parsed instances; names point into argv.
+	 * ns[i] is the owner namespace of instances[i] ("qemu:vm1"), or NULL
+	 * for a native instance; it points into ns_buf. */
 	struct yank_instance *instances;
+	const char **ns;
+	char (*ns_buf)[YANK_NS_MAX + 1];
 	size_t n_instances;
 };
 
@@ -81,6 +89,18 @@ void yc_args_free(struct yc_args *args);
  * -ENAMETOOLONG with a message in @msg naming the argument and the reason.
  */
 int yc_parse_instance(const char *arg, struct yank_instance *out, char *msg, size_t msglen);
+
+/*
+ * As yc_parse_instance(), also for an instance of another namespace,
+ * "NAMESPACE/INSTANCE" (qemu:vm1/block-node:nbd0): split at the first
+ * '/', NAMESPACE copied into @ns ("" for a native instance).
+ */
+int yc_parse_instance_ns(const char *arg, char ns[YANK_NS_MAX + 1], struct yank_instance *out,
+			 char *msg, size_t msglen);
+
+/* Do two (namespace, instance) pairs name the same instance?  NULL and "" are native. */
+bool yc_same_instance(const char *ns_a, const struct yank_instance *a, const char *ns_b,
+		      const struct yank_instance *b);
 
 /*
  * Why the library rejects @name (it already did: @err is its answer), in
@@ -112,6 +132,9 @@ char *yc_escape(const char *s, char *buf, size_t size);
 
 /* "chardev:c0", "block-node:disk0", "migration", escaped as above. */
 char *yc_format_instance(enum yank_type type, const char *name, char *buf, size_t size);
+/* "qemu:vm1/chardev:c0" for namespace @ns, as above for NULL or "". */
+char *yc_format_instance_ns(const char *ns, enum yank_type type, const char *name, char *buf,
+			    size_t size);
 
 /* A short reason for a failure record, e.g. "stale fd, left alone". */
 const char *yc_failure_reason(enum yank_failure_kind kind);

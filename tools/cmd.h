@@ -23,10 +23,16 @@ void yc_note_missing(const struct yc_args *a);
 void yc_report(yank_registry *reg, const char *what, int err);
 /* The registry a command acts on must exist: 0 with *reg, or the exit status. */
 int yc_open_to_act(const struct yc_args *a, yank_registry **reg);
+/*
+ * The registry a command reads: 0 and *reg, which is NULL (after a note on
+ * stderr when it was named) when there is none, or the exit status.
+ */
+int yc_open_to_read(const struct yc_args *a, yank_registry **reg);
 /* One JSON value as one line on stdout; consumes @obj. */
 void yc_print_json_line(json_t *obj);
 
 int yc_cmd_adopt(const struct yc_args *a);
 int yc_cmd_unadopt(const struct yc_args *a);
+int yc_cmd_log(const struct yc_args *a);
 
 #endif

@@ -36,7 +36,7 @@ bool yc_host_scope(const struct yc_args *a)
 	return geteuid() == 0 && !a->segment && !a->have_user && !(env && *env);
 }
 
-static void user_name(uid_t uid, char *out, size_t len)
+void yc_user_name(uid_t uid, char *out, size_t len)
 {
 	char buf[4096];
 	struct passwd pw, *found = NULL;
@@ -80,7 +80,7 @@ static int host_open(struct host *h, const struct yank_open_opts *o, bool quiet)
 	for (size_t i = 0; i < h->n; i++) {
 		struct yank_host_registry *g = &h->regs[i];
 
-		user_name(g->uid, h->user[i], sizeof(h->user[i]));
+		yc_user_name(g->uid, h->user[i], sizeof(h->user[i]));
 		if (g->reg && (r = yank_query(g->reg, &h->info[i], &h->n_info[i])) < 0) {
 			g->err = r;
 			g->detail[0] = '\0';
@@ -143,42 +143,40 @@ int yc_host_list(const struct yc_args *a, const struct yank_open_opts *o)
 	return code;
 }
 
-static bool same(const struct yank_instance *want, const struct yank_instance_info *have)
+static bool holds(const struct host *h, size_t i, const char *ns, const struct yank_instance *want)
 {
-	if (want->type != have->type)
-		return false;
-	return want->type == YANK_MIGRATION || !strcmp(want->name, have->name);
-}
+	for (size_t j = 0; j < h->n_info[i]; j++) {
+		const struct yank_instance_info *in = &h->info[i][j];
+		struct yank_instance have = { in->type, in->name };
 
-static bool holds(const struct host *h, size_t i, const struct yank_instance *want)
-{
-	for (size_t j = 0; j < h->n_info[i]; j++)
-		if (same(want, &h->info[i][j]))
+		if (yc_same_instance(ns, want, in->ns, &have))
 			return true;
+	}
 	return false;
 }
 
 /* Which readable registries hold @want: the first in *at, how many returned. */
-static size_t find(const struct host *h, const struct yank_instance *want, size_t *at)
+static size_t find(const struct host *h, const char *ns, const struct yank_instance *want,
+		   size_t *at)
 {
 	size_t found = 0;
 
 	for (size_t i = 0; i < h->n; i++)
-		if (holds(h, i, want) && !found++)
+		if (holds(h, i, ns, want) && !found++)
 			*at = i;
 	return found;
 }
 
 /* "A and B", "A, B and C": the users whose registries hold @want. */
-static void holders(const struct host *h, const struct yank_instance *want, char *out,
-		    size_t len)
+static void holders(const struct host *h, const char *ns, const struct yank_instance *want,
+		    char *out, size_t len)
 {
-	size_t at, n = find(h, want, &at), seen = 0, used = 0;
+	size_t at, n = find(h, ns, want, &at), seen = 0, used = 0;
 	char esc[300];
 
 	out[0] = '\0';
 	for (size_t i = 0; i < h->n && used < len; i++) {
-		if (!holds(h, i, want))
+		if (!holds(h, i, ns, want))
 			continue;
 		seen++;
 		int w = snprintf(out + used, len - used, "%s%s",
@@ -200,9 +198,9 @@ static int resolve(const struct host *h, const struct yc_args *a, size_t *where)
 
 	for (size_t i = 0; i < a->n_instances; i++) {
 		const struct yank_instance *in = &a->instances[i];
-		size_t n = find(h, in, &where[i]);
+		size_t n = find(h, a->ns[i], in, &where[i]);
 
-		yc_format_instance(in->type, in->name, inst, sizeof(inst));
+		yc_format_instance_ns(a->ns[i], in->type, in->name, inst, sizeof(inst));
 		if (n == 1)
 			continue;
 		if (n == 0) {
@@ -213,7 +211,7 @@ static int resolve(const struct host *h, const struct yc_args *a, size_t *where)
 			continue;
 		}
 		ambiguous = true;
-		holders(h, in, users, sizeof(users));
+		holders(h, a->ns[i], in, users, sizeof(users));
 		fprintf(stderr,
 			"yankctl: ambiguous: %s is registered by users %s; use --user\n", inst,
 			users);
@@ -238,15 +236,19 @@ static int yank_one(const struct host *h, size_t k, const struct yc_args *a, con
 		    struct yank_failure **fl, size_t *nf)
 {
 	struct yank_instance *sub = calloc(a->n_instances, sizeof(*sub));
+	const char **ns = calloc(a->n_instances, sizeof(*ns));
 	size_t n = 0;
+	int r = sub && ns ? 0 : -ENOMEM;
 
-	if (!sub)
-		return -ENOMEM;
-	for (size_t i = 0; i < a->n_instances; i++)
-		if (where[i] == k)
+	for (size_t i = 0; r == 0 && i < a->n_instances; i++)
+		if (where[i] == k) {
+			ns[n] = a->ns[i];
 			sub[n++] = a->instances[i];
-	int r = n ? yank_yank_detailed(h->regs[k].reg, sub, n, fl, nf) : 0;
+		}
+	if (r == 0 && n)
+		r = yank_yank_ns(h->regs[k].reg, ns, sub, n, fl, nf);
 	free(sub);
+	free(ns);
 	return r;
 }
 
@@ -256,7 +258,7 @@ static void print_yanked_here(size_t k, const struct yc_args *a, const size_t *w
 {
 	for (size_t i = 0; i < a->n_instances; i++)
 		if (where[i] == k)
-			yc_print_yanked(stdout, &a->instances[i], 1, fl, nf);
+			yc_print_yanked(stdout, &a->ns[i], &a->instances[i], 1, fl, nf);
 }
 
 int yc_host_yank(const struct yc_args *a, const struct yank_open_opts *o)
@@ -326,7 +328,7 @@ int yc_host_status(const struct yc_args *a, const struct yank_open_opts *o)
 		if (r == 0 && st.integrity)
 			broken = true;
 		if (arr) {
-			obj = r == 0 ? yc_status_json(g->segment, &st)
+			obj = r == 0 ? yc_status_json(g->segment, &st, h.info[i], h.n_info[i])
 				     : yc_unusable_json(g->segment, r, g->detail);
 			if (obj) {
 				json_object_set_new(obj, "user", yc_json_name(h.user[i]));
@@ -338,7 +340,7 @@ int yc_host_status(const struct yc_args *a, const struct yank_open_opts *o)
 		printf("%suser:            %s (uid %u)\n", i ? "\n" : "",
 		       yc_escape(h.user[i], esc, sizeof(esc)), (unsigned)g->uid);
 		if (r == 0)
-			yc_print_status(stdout, g->segment, &st);
+			yc_print_status(stdout, g->segment, &st, h.info[i], h.n_info[i]);
 		else
 			yc_print_unusable(stdout, g->segment, r, g->detail);
 	}
@@ -462,13 +464,13 @@ static int qmp_yank(void *ctx, const struct yank_instance *list, size_t n,
 	}
 	c->open = true;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		size_t found = find(&c->h, &list[i], &where[i]);
+		size_t found = find(&c->h, NULL, &list[i], &where[i]);
 		char inst[1100], users[1024];
 
 		if (found == 0)
 			r = -ENOENT;
 		if (found > 1) {
-			holders(&c->h, &list[i], users, sizeof(users));
+			holders(&c->h, NULL, &list[i], users, sizeof(users));
 			snprintf(c->why, sizeof(c->why),
 				 "ambiguous: %s is registered by users %s",
 				 yc_format_instance(list[i].type, list[i].name, inst, sizeof(inst)),

@@ -16,6 +16,9 @@
 #include "args.h"
 #include "qmp.h"
 
+/* @uid's user name, or the uid in decimal. */
+void yc_user_name(uid_t uid, char *out, size_t len);
+
 /* Does this command line cover every user's registry? */
 bool yc_host_scope(const struct yc_args *a);
 

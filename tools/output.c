@@ -200,9 +200,13 @@ static const char *cell_command(struct owner_cache *c, const struct yank_instanc
 	if (!in->owner_alive)
 		return "<dead>";
 	o = owner_get(c, in->pid);
+	if (in->unresponsive) {
+		off = strlen("<unresponsive> ");
+		memcpy(buf, "<unresponsive> ", off);
+	}
 	if (o->stopped) {
-		off = strlen("<stopped> ");
-		memcpy(buf, "<stopped> ", off);
+		memcpy(buf + off, "<stopped> ", strlen("<stopped> "));
+		off += strlen("<stopped> ");
 	}
 	if (!*o->cmd)
 		snprintf(buf + off, size - off, "?");
@@ -232,35 +236,40 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 	 * in this one.  Loaded here, not at start: it costs a yank's start-up
 	 * some twenty system calls for a table it does not print. */
 	setlocale(LC_CTYPE, "C.UTF-8");
-	static const char *const head[] = {"USER", "TYPE", "NAME", "PID"};
-	size_t w[4] = {4, 4, 4, 3};
+	static const char *const head[] = {"USER", "NAMESPACE", "TYPE", "NAME", "PID"};
+	size_t w[5] = {4, 9, 4, 4, 3};
 	struct owner_cache cache;
-	char buf[CELL_MAX], ubuf[CELL_MAX], cmd[4 * 4096 + 16];
-	int first = users ? 0 : 1;
-	bool adopted = false;
+	char buf[CELL_MAX], ubuf[CELL_MAX], cmd[4 * 4096 + 32];
+	bool adopted = false, spaced = false;
 
 	if (!n)
 		return 0;
-	/* The column appears only when it says something, so tables of
-	 * registries without adopted instances keep their shape. */
-	for (size_t i = 0; i < n; i++)
+	/* Columns appear only when they say something, so tables of
+	 * registries without adopted or mirrored instances keep their shape. */
+	for (size_t i = 0; i < n; i++) {
 		adopted = adopted || info[i].adopted;
+		spaced = spaced || info[i].ns;
+	}
+	bool show[5] = {users != NULL, spaced, true, true, true};
 	if (owner_cache_init(&cache, n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		size_t cw[4];
+		size_t cw[5];
 		char pid[16];
 
 		snprintf(pid, sizeof(pid), "%d", (int)info[i].pid);
 		cw[0] = users ? width(yc_escape(users[i].name, ubuf, sizeof(ubuf))) : 0;
-		cw[1] = width(cell_type(&info[i]));
-		cw[2] = width(cell_name(&info[i], buf));
-		cw[3] = strlen(pid);
-		for (int k = first; k < 4; k++)
-			if (cw[k] > w[k])
+		cw[1] = info[i].ns ? strlen(info[i].ns) : 1;
+		cw[2] = width(cell_type(&info[i]));
+		cw[3] = width(cell_name(&info[i], buf));
+		cw[4] = strlen(pid);
+		for (int k = 0; k < 5; k++)
+			if (show[k] && cw[k] > w[k])
 				w[k] = cw[k];
 	}
-	for (int k = first; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
+		if (!show[k])
+			continue;
 		pad(f, head[k], w[k]);
 		fputs("  ", f);
 	}
@@ -271,11 +280,17 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 			pad(f, yc_escape(users[i].name, ubuf, sizeof(ubuf)), w[0]);
 			fputs("  ", f);
 		}
-		pad(f, cell_type(&info[i]), w[1]);
+		if (spaced) {
+			/* Checked by the library: [A-Za-z0-9._:-] only. */
+			pad(f, info[i].ns ? info[i].ns : "-", w[1]);
+			fputs("  ", f);
+		}
+		pad(f, cell_type(&info[i]), w[2]);
 		fputs("  ", f);
-		pad(f, cell_name(&info[i], buf), w[2]);
-		fprintf(f, "  %-*d  %3u  %9u  ", (int)w[3], (int)info[i].pid, info[i].n_fds,
-			info[i].n_callbacks);
+		pad(f, cell_name(&info[i], buf), w[3]);
+		/* A proxied function is a function: counted with the callbacks. */
+		fprintf(f, "  %-*d  %3u  %9u  ", (int)w[4], (int)info[i].pid, info[i].n_fds,
+			info[i].n_callbacks + info[i].n_proxies);
 		if (adopted)
 			fputs(info[i].adopted ? "yes      " : "-        ", f);
 		fprintf(f, "%s\n", cell_command(&cache, &info[i], cmd, sizeof(cmd)));
@@ -332,7 +347,10 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 
 		if (!t)
 			continue;
-		fprintf(f, "%s  {\"type\": \"%s\"", i ? ",\n" : "", t);
+		fprintf(f, "%s  {", i ? ",\n" : "");
+		if (in->ns)
+			fprintf(f, "\"namespace\": \"%s\", ", in->ns);
+		fprintf(f, "\"type\": \"%s\"", t);
 		if (in->type != YANK_MIGRATION) {
 			fputs(in->type == YANK_CHARDEV ? ", \"id\": " : ", \"node-name\": ", f);
 			r = put_string(f, scratch, in->name ? in->name : "");
@@ -350,6 +368,10 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		/* Only when true: consumers of the QMP-like shape see no new member. */
 		if (in->adopted)
 			fputs(", \"adopted\": true", f);
+		if (in->n_proxies)
+			fprintf(f, ", \"proxied\": %u", in->n_proxies);
+		if (in->unresponsive)
+			fputs(", \"unresponsive\": true", f);
 		if (users) {
 			fputs(", \"user\": ", f);
 			r = r ? r : put_string(f, scratch, users[i].name);
@@ -380,10 +402,30 @@ static char *detail_of(const struct yank_status *st, char *buf)
 	return buf;
 }
 
-void yc_print_status(FILE *f, const char *segment, const struct yank_status *st)
+/* The namespaces of @info marked unresponsive, each once, in first-seen order. */
+static json_t *unresponsive(const struct yank_instance_info *info, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < n; i++) {
+		bool seen = false;
+
+		if (!info[i].unresponsive || !info[i].ns)
+			continue;
+		for (size_t k = 0; k < json_array_size(list) && !seen; k++)
+			seen = !strcmp(json_string_value(json_array_get(list, k)), info[i].ns);
+		if (!seen)
+			json_array_append_new(list, json_string(info[i].ns));
+	}
+	return list;
+}
+
+void yc_print_status(FILE *f, const char *segment, const struct yank_status *st,
+		     const struct yank_instance_info *info, size_t n)
 {
 	char buf[256], esc[sizeof(st->integrity_detail) * 4 + 8];
 	char detail[sizeof(st->integrity_detail) + 1];
+	json_t *mute = unresponsive(info, n);
 
 	fprintf(f, "segment:         %s\n", yc_escape(segment, buf, sizeof(buf)));
 	fprintf(f, "layout version:  %u\n", st->layout_version);
@@ -394,6 +436,13 @@ void yc_print_status(FILE *f, const char *segment, const struct yank_status *st)
 		st->max_processes, st->live_processes, st->dead_processes);
 	fprintf(f, "lock:            %s\n", lock_state(st, buf, sizeof(buf)));
 	fprintf(f, "torn slots:      %u\n", st->torn_slots);
+	fprintf(f, "yanks:           %llu ok, %llu failed, %llu refused (not found)\n",
+		(unsigned long long)st->yanks_ok, (unsigned long long)st->yanks_failed,
+		(unsigned long long)st->yanks_not_found);
+	for (size_t i = 0; i < json_array_size(mute); i++)
+		fprintf(f, "unresponsive:    %s (its proxy gets no answer; last mirror kept)\n",
+			json_string_value(json_array_get(mute, i)));
+	json_decref(mute);
 	if (!st->integrity) {
 		fprintf(f, "integrity:       ok\n");
 		return;
@@ -415,7 +464,8 @@ int yc_json_line(FILE *f, json_t *obj)
 	return r ? -EIO : 0;
 }
 
-json_t *yc_status_json(const char *segment, const struct yank_status *st)
+json_t *yc_status_json(const char *segment, const struct yank_status *st,
+		       const struct yank_instance_info *info, size_t n)
 {
 	char detail[sizeof(st->integrity_detail) + 1];
 	json_t *holder;
@@ -423,7 +473,8 @@ json_t *yc_status_json(const char *segment, const struct yank_status *st)
 	detail_of(st, detail);
 	holder = st->lock_holder ? json_integer(st->lock_holder) : json_null();
 	return json_pack("{s:o, s:b, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-			     "s:{s:I, s:I, s:I, s:I}, s:{s:o, s:b}, s:I, s:{s:b, s:o}}",
+			     "s:{s:I, s:I, s:I, s:I}, s:{s:o, s:b}, s:I, s:{s:b, s:o}, "
+			     "s:{s:I, s:I, s:I}, s:o}",
 			     "segment", yc_json_name(segment), "exists", 1, "ok",
 			     st->integrity == 0, "layout-version",
 			     (json_int_t)st->layout_version, "segment-bytes",
@@ -439,12 +490,16 @@ json_t *yc_status_json(const char *segment, const struct yank_status *st)
 			     st->integrity == 0, "detail",
 			     st->integrity ? yc_json_name(detail[0] ? detail
 								    : yank_strerror(st->integrity))
-					   : json_null());
+					   : json_null(),
+			     "yanks", "ok", (json_int_t)st->yanks_ok, "failed",
+			     (json_int_t)st->yanks_failed, "not-found",
+			     (json_int_t)st->yanks_not_found, "unresponsive", unresponsive(info, n));
 }
 
-int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st)
+int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st,
+			 const struct yank_instance_info *info, size_t n)
 {
-	return yc_json_line(f, yc_status_json(segment, st));
+	return yc_json_line(f, yc_status_json(segment, st, info, n));
 }
 
 void yc_print_unusable(FILE *f, const char *segment, int err, const char *detail)
@@ -474,9 +529,19 @@ void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)
 	char inst[CELL_MAX + 16];
 
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "yankctl: %s: pid %d",
-			yc_format_instance(fl[i].type, fl[i].name, inst, sizeof(inst)),
-			(int)fl[i].pid);
+		const char *ns = fl[i].ns;
+
+		yc_format_instance_ns(ns, fl[i].type, fl[i].name, inst, sizeof(inst));
+		/* What a QEMU no longer has is named after it, not after its proxy. */
+		if (fl[i].kind == YANK_FAIL_VANISHED && ns && !strncmp(ns, "qemu:", 5)) {
+			fprintf(f, "yankctl: %s: no longer exists in QEMU %s\n", inst, ns + 5);
+			continue;
+		}
+		if (fl[i].kind == YANK_FAIL_VANISHED && ns) {
+			fprintf(f, "yankctl: %s: no longer exists in %s\n", inst, ns);
+			continue;
+		}
+		fprintf(f, "yankctl: %s: pid %d", inst, (int)fl[i].pid);
 		if (fl[i].fd >= 0)
 			fprintf(f, ", fd %d", fl[i].fd);
 		fprintf(f, ": %s", yc_failure_reason(fl[i].kind));
@@ -521,7 +586,8 @@ int yc_failures_append_json(json_t *list, const struct yank_failure *fl, size_t 
 		obj = yc_qmp_instance_json(fl[i].type, fl[i].name);
 		if (!obj)
 			return -ENOMEM;
-		if (json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
+		if ((fl[i].ns && json_object_set_new(obj, "namespace", json_string(fl[i].ns)) < 0) ||
+		    json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
 		    json_object_set_new(obj, "fd",
 					fl[i].fd >= 0 ? json_integer(fl[i].fd) : json_null()) < 0 ||
 		    json_object_set_new(obj, "reason", json_string(failure_word(fl[i].kind))) < 0 ||
@@ -550,28 +616,32 @@ int yc_print_failures_json(FILE *f, const struct yank_failure *fl, size_t n)
 }
 
 /* Did a failure record name @in?  Then it was not wholly yanked. */
-static bool failed(const struct yank_instance *in, const struct yank_failure *fl, size_t n)
+static bool failed(const char *ns, const struct yank_instance *in, const struct yank_failure *fl,
+		   size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (fl[i].type == in->type &&
-		    (in->type == YANK_MIGRATION || (fl[i].name && !strcmp(fl[i].name, in->name))))
+	for (size_t i = 0; i < n; i++) {
+		struct yank_instance f = { fl[i].type, fl[i].name };
+
+		if (yc_same_instance(ns, in, fl[i].ns, &f))
 			return true;
+	}
 	return false;
 }
 
-void yc_print_yanked(FILE *f, const struct yank_instance *list, size_t n,
+void yc_print_yanked(FILE *f, const char *const *ns, const struct yank_instance *list, size_t n,
 		     const struct yank_failure *fl, size_t nf)
 {
-	char inst[CELL_MAX + 16];
+	char inst[CELL_MAX + 96];
 
 	for (size_t i = 0; i < n; i++) {
+		const char *nsi = ns ? ns[i] : NULL;
 		bool again = false;
 
 		for (size_t k = 0; k < i && !again; k++)
-			again = list[k].type == list[i].type &&
-				(list[i].type == YANK_MIGRATION || !strcmp(list[k].name, list[i].name));
-		if (!again && !failed(&list[i], fl, nf))
+			again = yc_same_instance(ns ? ns[k] : NULL, &list[k], nsi, &list[i]);
+		if (!again && !failed(nsi, &list[i], fl, nf))
 			fprintf(f, "yanked %s\n",
-				yc_format_instance(list[i].type, list[i].name, inst, sizeof(inst)));
+				yc_format_instance_ns(nsi, list[i].type, list[i].name, inst,
+						      sizeof(inst)));
 	}
 }

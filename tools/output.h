@@ -37,10 +37,17 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		       const struct yc_user *users, size_t n);
 
-void yc_print_status(FILE *f, const char *segment, const struct yank_status *st);
-int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st);
+/*
+ * The status report; @info (@n instances, may be none) adds the
+ * namespaces whose proxy marked them unresponsive.
+ */
+void yc_print_status(FILE *f, const char *segment, const struct yank_status *st,
+		     const struct yank_instance_info *info, size_t n);
+int yc_print_status_json(FILE *f, const char *segment, const struct yank_status *st,
+			 const struct yank_instance_info *info, size_t n);
 /* The object yc_print_status_json() prints, or NULL for no memory. */
-json_t *yc_status_json(const char *segment, const struct yank_status *st);
+json_t *yc_status_json(const char *segment, const struct yank_status *st,
+		       const struct yank_instance_info *info, size_t n);
 
 /*
  * The report on a segment that could not be opened: its name, the error
@@ -55,7 +62,7 @@ json_t *yc_unusable_json(const char *segment, int err, const char *detail);
  * "yanked INSTANCE", once for each instance of @list that no failure record
  * names: what an operator at a terminal wants to see happen.
  */
-void yc_print_yanked(FILE *f, const struct yank_instance *list, size_t n,
+void yc_print_yanked(FILE *f, const char *const *ns, const struct yank_instance *list, size_t n,
 		     const struct yank_failure *fl, size_t nf);
 
 /* @obj as one line of JSON on @f, consumed: 0, -ENOMEM (NULL), -EIO. */

@@ -341,8 +341,10 @@ static int cmd_query_yank(struct yc_qmp *q, json_t *args, json_t *id)
 		return registry_error(q, id, r);
 	list = json_array();
 	for (size_t i = 0; list && i < n; i++) {
-		/* A type this tool does not know cannot be named on the wire. */
-		if (!yank_type_name(info[i].type))
+		/* A type this tool does not know cannot be named on the wire, and
+		 * mirrored instances are their own QEMU's to list: our QMP clients
+		 * expect the shape of one QEMU, which has no namespaces. */
+		if (!yank_type_name(info[i].type) || info[i].ns)
 			continue;
 		if (json_array_append_new(list, yc_qmp_instance_json(info[i].type, info[i].name)) <
 		    0) {

@@ -38,7 +38,8 @@ static const char usage_text[] =
 	"  list               every instance: type, name, owner pid and command,\n"
 	"                     fd and callback records\n"
 	"  yank INSTANCE...   yank these instances; INSTANCE is block-node:NAME,\n"
-	"                     chardev:ID or migration\n"
+	"                     chardev:ID or migration, or NAMESPACE/INSTANCE for one\n"
+	"                     mirrored from another system (qemu:vm1/block-node:nbd0)\n"
 	"  qmp                serve QMP (query-yank, yank, query-version,\n"
 	"                     query-commands) on stdin and stdout\n"
 	"  status             segment health: layout, capacity used, processes,\n"
@@ -49,6 +50,7 @@ static const char usage_text[] =
 	"                     register sockets of a process that does not use\n"
 	"                     libyank (static, Go, raw syscalls)\n"
 	"  unadopt INSTANCE...  remove adopted instances\n"
+	"  log [--since TIME] the last yanks: when, who, what, and how it went\n"
 	"  help [COMMAND]     this text, or the help of one command\n"
 	"\n"
 	"Options (before or after the command):\n"
@@ -85,16 +87,25 @@ static const struct {
 	 "With --json: an array of objects with the QMP members \"type\" and \"id\"\n"
 	 "(chardev) or \"node-name\" (block-node), plus \"pid\", \"command\", \"alive\",\n"
 	 "\"fds\" and \"callbacks\", and \"adopted\": true for an adopted instance.\n"
-	 "The table gains an ADOPTED column when any instance is adopted.\n"},
+	 "The table gains an ADOPTED column when any instance is adopted.\n"
+	 "\n"
+	 "Instances mirrored from another system (yank-qmpd mirrors QEMU's) have a\n"
+	 "namespace, such as qemu:vm1: the table gains a NAMESPACE column, the JSON\n"
+	 "a \"namespace\" member and \"proxied\", the count of their proxied\n"
+	 "functions.  When the proxy gets no answer from that system, the command\n"
+	 "shows <unresponsive> (JSON \"unresponsive\": true).\n"},
 	{YC_CMD_YANK, "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
 		      "\n"
 		      "Yank the listed instances: every fd registered on them is shut down\n"
 		      "(shutdown(SHUT_RDWR)) and every callback runs in its owner process.\n"
-		      "INSTANCE is block-node:NAME, chardev:ID or migration.  Every argument is\n"
+		      "INSTANCE is block-node:NAME, chardev:ID or migration, which name a\n"
+		      "program's own (native) instances, or NAMESPACE/INSTANCE for one mirrored\n"
+		      "from another system, such as qemu:vm1/block-node:nbd0.  Every argument is\n"
 		      "checked first (exit 1 for a bad one), then all are looked up: if one is\n"
 		      "missing, nothing is yanked and the status is 2.  When some function could\n"
 		      "not be run (stale fd, owner stopped or gone), each is reported on stderr\n"
-		      "and the status is 3.\n"
+		      "and the status is 3; an instance its system no longer has (it went away\n"
+		      "after the mirror saw it) is named: \"no longer exists in QEMU vm1\".\n"
 		      "\n"
 		      "With --json: {\"failures\": [...]} on stdout, one object per record that\n"
 		      "could not be carried out.\n"},
@@ -152,6 +163,23 @@ static const struct {
 			 "Remove adopted instances and their records.  An instance a process\n"
 			 "registered itself is refused (status 4): only it may unregister\n"
 			 "it.  Status 2 when one is not found.\n"},
+	{YC_CMD_LOG,
+	 "Usage: yankctl [OPTIONS] log [--since TIME]\n"
+	 "\n"
+	 "Show the audit log: every yank carried out through the registry, by any\n"
+	 "program, is kept (the last 256) with its wall-clock time, the yanker's\n"
+	 "pid, uid and command line, the instances, and whether each was done.\n"
+	 "Yanks refused because a name was missing did nothing and are only\n"
+	 "counted (see status).  --since keeps entries from TIME on: an ISO 8601\n"
+	 "time (2026-11-30T13:05:00Z, or local: 2026-11-30 13:05), @EPOCH-SECONDS,\n"
+	 "or a duration ago (90s, 10m, 2h, 1d).  An entry its writer left half\n"
+	 "written is reported on stderr and left out.  Root with no registry\n"
+	 "named sees every user's log, merged by time.\n"
+	 "\n"
+	 "With --json: an array of {\"time\", \"yanker\": {\"pid\", \"uid\",\n"
+	 "\"command\"}, \"instances\", \"result\" (\"ok\" or \"failed\"),\n"
+	 "\"failures\": [{\"instance\", \"reason\", \"records\"}]}, oldest first.\n"
+	 "Each yank is also sent to syslog as one line of key=value fields.\n"},
 	{YC_CMD_HELP, "Usage: yankctl help [COMMAND]\n"
 		      "\n"
 		      "Show the general help, or the help of COMMAND.\n"},
@@ -289,6 +317,16 @@ void yc_report(yank_registry *reg, const char *what, int err)
 		yc_escape(yank_segment_name(reg), esc, sizeof(esc)), what, yank_strerror(err));
 }
 
+int yc_open_to_read(const struct yc_args *a, yank_registry **reg)
+{
+	int r = open_registry(a, reg);
+
+	*reg = r < 0 ? NULL : *reg;
+	if (r == -ENOENT)
+		yc_note_missing(a);
+	return r < 0 && r != -ENOENT ? (int)yc_exit_code(r) : 0;
+}
+
 static int cmd_list(const struct yc_args *a)
 {
 	struct yank_instance_info *info = NULL;
@@ -296,11 +334,9 @@ static int cmd_list(const struct yc_args *a)
 	size_t n = 0;
 	int r;
 
-	r = open_registry(a, &reg);
-	if (r < 0 && r != -ENOENT)
-		return yc_exit_code(r);
-	if (r == -ENOENT)
-		yc_note_missing(a);
+	r = yc_open_to_read(a, &reg);
+	if (r)
+		return r;
 	if (reg) {
 		r = yank_query(reg, &info, &n);
 		if (r < 0) {
@@ -326,21 +362,30 @@ void yc_print_json_line(json_t *obj)
 		yc_json_line(stdout, obj);
 }
 
-static bool same_instance(const struct yank_instance *want, const struct yank_instance_info *have)
+static bool same_instance(const char *ns, const struct yank_instance *want,
+			  const struct yank_instance_info *have)
 {
-	if (want->type != have->type)
-		return false;
-	if (want->type == YANK_MIGRATION)
-		return true;
-	return want->name && have->name && !strcmp(want->name, have->name);
+	struct yank_instance h = { have->type, have->name };
+
+	return yc_same_instance(ns, want, have->ns, &h);
+}
+
+/* {"type", "id"/"node-name"} as QMP spells it, with "namespace" when it has one. */
+static json_t *missing_json(const char *ns, const struct yank_instance *in)
+{
+	json_t *o = yc_qmp_instance_json(in->type, in->name);
+
+	if (o && ns)
+		json_object_set_new(o, "namespace", json_string(ns));
+	return o;
 }
 
 /*
  * yank_yank() does not say which instance was missing: find out with a
  * query (or report all when there is no registry), once per name.
  */
-static void report_missing(yank_registry *reg, const struct yank_instance *list, size_t n,
-			   bool json)
+static void report_missing(yank_registry *reg, const char *const *ns,
+			   const struct yank_instance *list, size_t n, bool json)
 {
 	struct yank_instance_info *info = NULL;
 	json_t *missing = json ? json_array() : NULL;
@@ -353,18 +398,16 @@ static void report_missing(yank_registry *reg, const struct yank_instance *list,
 		bool seen = false, present = false;
 
 		for (size_t k = 0; k < i && !seen; k++)
-			seen = list[k].type == list[i].type &&
-			       (list[i].type == YANK_MIGRATION ||
-				!strcmp(list[k].name, list[i].name));
+			seen = yc_same_instance(ns[k], &list[k], ns[i], &list[i]);
 		for (size_t k = 0; k < n_info && !present; k++)
-			present = same_instance(&list[i], &info[k]);
+			present = same_instance(ns[i], &list[i], &info[k]);
 		if (seen || present)
 			continue;
 		fprintf(stderr, "yankctl: %s: Instance not found\n",
-			yc_format_instance(list[i].type, list[i].name, inst, sizeof(inst)));
+			yc_format_instance_ns(ns[i], list[i].type, list[i].name, inst,
+					      sizeof(inst)));
 		if (missing)
-			json_array_append_new(missing,
-					      yc_qmp_instance_json(list[i].type, list[i].name));
+			json_array_append_new(missing, missing_json(ns[i], &list[i]));
 		shown++;
 	}
 	/* Everything is there now: one went away and came back meanwhile. */
@@ -394,9 +437,7 @@ static void report_no_registry(const struct yc_args *a)
 		json_t *missing = json_array();
 
 		for (size_t i = 0; missing && i < a->n_instances; i++)
-			json_array_append_new(missing,
-					      yc_qmp_instance_json(a->instances[i].type,
-								   a->instances[i].name));
+			json_array_append_new(missing, missing_json(a->ns[i], &a->instances[i]));
 		yc_print_json_line(json_pack("{s:o}", "missing", missing));
 	}
 }
@@ -424,9 +465,9 @@ static int cmd_yank(const struct yc_args *a)
 	if (r)
 		return r;
 
-	r = yank_yank_detailed(reg, a->instances, a->n_instances, &failures, &n_failures);
+	r = yank_yank_ns(reg, a->ns, a->instances, a->n_instances, &failures, &n_failures);
 	if (r == -ENOENT) {
-		report_missing(reg, a->instances, a->n_instances, a->json);
+		report_missing(reg, a->ns, a->instances, a->n_instances, a->json);
 	} else if (r == 0 || r == -EIO) {
 		yc_print_failures(stderr, failures, n_failures);
 		if (r == -EIO && !n_failures)
@@ -434,7 +475,8 @@ static int cmd_yank(const struct yc_args *a)
 		if (a->json)
 			yc_print_failures_json(stdout, failures, n_failures);
 		else if (yc_chatty(a))
-			yc_print_yanked(stdout, a->instances, a->n_instances, failures, n_failures);
+			yc_print_yanked(stdout, a->ns, a->instances, a->n_instances, failures,
+					n_failures);
 	} else {
 		yc_report(reg, "yank", r);
 	}
@@ -483,10 +525,18 @@ static int cmd_status(const struct yc_args *a)
 		yank_close(reg);
 		return yc_exit_code(r);
 	}
+	struct yank_instance_info *info = NULL;
+	size_t n = 0;
+
+	/* Only for what the proxies marked: a registry that cannot be
+	 * queried is reported by the integrity check above. */
+	if (yank_query(reg, &info, &n) < 0)
+		n = 0;
 	if (a->json)
-		yc_print_status_json(stdout, yank_segment_name(reg), &st);
+		yc_print_status_json(stdout, yank_segment_name(reg), &st, info, n);
 	else
-		yc_print_status(stdout, yank_segment_name(reg), &st);
+		yc_print_status(stdout, yank_segment_name(reg), &st, info, n);
+	yank_query_free(info, n);
 	if (st.integrity) {
 		char detail[sizeof(st.integrity_detail) + 1];
 
@@ -696,6 +746,8 @@ static int run(const struct yc_args *a)
 		return yc_cmd_adopt(a);
 	case YC_CMD_UNADOPT:
 		return yc_cmd_unadopt(a);
+	case YC_CMD_LOG:
+		return yc_cmd_log(a);
 	default:
 		return show_help(YC_CMD_NONE);
 	}

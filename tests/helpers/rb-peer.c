@@ -35,6 +35,12 @@
  *   closerange             as a daemon that closes every fd: close_range(4, ~0),
  *                          then open host files on the numbers freed; "ok N"
  *   hostcheck              those host files are all still open and unchanged
+ *   proxy NS INST          register INST in namespace NS with a proxied
+ *                          function that answers by name: "gone..." is
+ *                          -ENOENT, "fail..." -EIO, anything else done; each
+ *                          call is the event "px NS N" (N instances)
+ *   unproxy NS INST        unregister that function and the instance
+ *   unresp NS 0|1          yank_set_unresponsive: "ok CHANGED"
  *
  * Never used outside tests: it exits on EOF of stdin, and dies with its
  * parent (PR_SET_PDEATHSIG).
@@ -458,6 +464,55 @@ static void cmd_hostcheck(void)
 	reply("ok %d", n_host);
 }
 
+static void proxy_fn(void *opaque, const char *ns, const struct yank_instance *list, size_t n,
+		     int *res)
+{
+	(void)opaque;
+	char count[32];
+	snprintf(count, sizeof(count), " %zu", n);
+	event("px", ns, count);
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = list[i].name ? list[i].name : "";
+		res[i] = !strncmp(nm, "gone", 4) ? -ENOENT : !strncmp(nm, "fail", 4) ? -EIO : 0;
+	}
+}
+
+static void cmd_proxy(const char *cmd, const char *ns, const char *arg)
+{
+	struct yank_instance in;
+	char name[300];
+	int r;
+	if (!ns || !arg) {
+		reply("err %d usage", -EINVAL);
+		return;
+	}
+	if (!strcmp(cmd, "unresp")) {
+		r = yank_set_unresponsive(reg, ns, atoi(arg));
+		if (r < 0)
+			reply("err %d %s", r, yank_strerror(r));
+		else
+			reply("ok %d", r);
+		return;
+	}
+	if (parse_inst(arg, &in, name, sizeof(name)) < 0) {
+		reply("err %d bad instance", -EINVAL);
+		return;
+	}
+	if (!strcmp(cmd, "proxy")) {
+		r = yank_register_instance_ns(reg, ns, &in);
+		if (r == 0)
+			r = yank_register_proxy(reg, ns, &in, proxy_fn, NULL);
+	} else {
+		r = yank_unregister_proxy(reg, ns, &in, proxy_fn, NULL);
+		if (r == 0)
+			r = yank_unregister_instance_ns(reg, ns, &in);
+	}
+	if (r < 0)
+		reply("err %d %s", r, yank_strerror(r));
+	else
+		reply("ok");
+}
+
 static void command(char *line)
 {
 	char *save;
@@ -547,6 +602,11 @@ static void command(char *line)
 			reply("err %d %s", r, yank_strerror(r));
 		else
 			reply("ok %zu", n);
+		return;
+	}
+	if (!strcmp(cmd, "proxy") || !strcmp(cmd, "unproxy") || !strcmp(cmd, "unresp")) {
+		const char *ns = strtok_r(NULL, " ", &save);
+		cmd_proxy(cmd, ns, strtok_r(NULL, " ", &save));
 		return;
 	}
 	const char *spec = strtok_r(NULL, " ", &save);
