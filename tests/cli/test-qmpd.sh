@@ -151,6 +151,7 @@ start_qemu() {
 		-mon chardev=yankmon,mode=control \
 		-pidfile "$T/$name.qpid" "$@" >"$T/$name.qemu" 2>&1 </dev/null &
 	pids+=("$!")
+	printf -v "${name}_job" %s "$!"
 	if ! wait_for "[ -s '$T/$name.qpid' ] && [ -S '$T/$name.yank' ]"; then
 		echo "QEMU $name did not start: $(cat "$T/$name.qemu")" >&2
 		echo "$passed passed, $((failed + 1)) failed"
@@ -322,13 +323,13 @@ put_record "$D" vm3 "{\"name\": \"vm3\", \"socket\": \"$T/vm3.yank\"}"
 check "a held monitor is refused" wait_for "log_has q 'refused vm3: no greeting within 1 s'" 60
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$ms" -ge 900 ] && [ "$ms" -le 2500 ]; then ok; else not_ok "the held monitor was refused after $ms ms, not about 1 s"; fi
-kill "$holder" 2>/dev/null
+{ kill "$holder" && wait "$holder"; } 2>/dev/null
 check "vm3 attached once the monitor was free" wait_for "log_has q 'attached vm3 (0 instances'" 160
 
 # --- QEMU killed: its instances go. ---
 qmp vm3 "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"x0\", \"backend\": {\"type\": \"socket\", \"data\": {\"addr\": {\"type\": \"inet\", \"data\": {\"host\": \"127.0.0.1\", \"port\": \"$(cat "$T/hid.port")\"}}, \"server\": false}}}}"
 check "a chardev added at run time is mirrored" wait_for "mirror_is qemu:vm3 chardev:x0"
-kill -KILL "$(cat "$T/vm3.qpid")"
+{ kill -KILL "$(cat "$T/vm3.qpid")" && wait "$vm3_job"; } 2>/dev/null
 check "vm3's instances gone with QEMU" wait_for "mirror_is qemu:vm3 ''"
 check "logged" wait_for "log_has q 'vm3 gone: its monitor closed the connection'"
 
@@ -356,8 +357,7 @@ check "the proxy logged both" \
 check "the mirror caught up after the yank" wait_for "mirror_is qemu:vm2 chardev:v2"
 
 # --- The proxy killed: gc reaps what it registered. ---
-kill -KILL "$q2_pid"
-wait "$q2_pid" 2>/dev/null
+{ kill -KILL "$q2_pid" && wait "$q2_pid"; } 2>/dev/null
 expect_rc 0 "gc after the proxy was killed" "$YANKCTL" --segment "$S" gc
 check "vm2's instances reaped" mirror_is qemu:vm2 ''
 
