@@ -82,6 +82,7 @@ struct qmpd_vm {
 	int marked;             /* what the registry was told */
 	int64_t unresp_wait;
 	char refusal[512];      /* the attach failure last logged */
+	char sync_err[256];     /* the query-yank error last logged */
 };
 
 /* ---- instances: QMP <-> libyank ---- */
@@ -524,6 +525,9 @@ static int attach(struct qmpd_vm *vm, char *why, size_t whylen)
 	size_t i;
 	int r, oob = 0;
 
+	pthread_mutex_lock(&vm->lock);
+	vm->lost = 0; /* before the reader can report a loss */
+	pthread_mutex_unlock(&vm->lock);
 	r = qmp_connect(vm->rec.socket, on_notify, vm, &c, &peer, why, whylen);
 	if (r < 0)
 		return r;
@@ -534,7 +538,6 @@ static int attach(struct qmpd_vm *vm, char *why, size_t whylen)
 		return -ECANCELED;
 	}
 	vm->conn = c;
-	vm->lost = 0;
 	pthread_mutex_unlock(&vm->lock);
 
 	r = -EPROTO;
@@ -657,10 +660,18 @@ static int sync_once(struct qmpd_vm *vm, struct qmp_conn *c)
 	}
 	mark(vm);
 	cls = qmp_error_class(rep);
-	if (cls)
-		qmpd_log("%s: query-yank failed: %s: %s", vm->rec.name, cls, qmp_error_desc(rep));
-	else
+	if (cls) {
+		char err[sizeof(vm->sync_err)];
+
+		/* Said once, not five times a second; the mirror stays as it was. */
+		snprintf(err, sizeof(err), "%s: %s", cls, qmp_error_desc(rep));
+		if (strcmp(err, vm->sync_err))
+			qmpd_log("%s: query-yank failed: %s", vm->rec.name, err);
+		memcpy(vm->sync_err, err, sizeof(err));
+	} else {
+		vm->sync_err[0] = 0;
 		apply(vm, json_object_get(rep, "return"));
+	}
 	json_decref(rep);
 	return 0;
 }

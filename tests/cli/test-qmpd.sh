@@ -190,6 +190,13 @@ for o in json.load(sys.stdin):
 print(" ".join(sorted(out)))' "$1"
 }
 mirror_is() { [ "$(mirror "$1")" = "$2" ]; }
+# unresponsive NS: yankctl shows the instances of NS marked unresponsive.
+unresponsive() {
+	timeout 10 "$YANKCTL" --segment "$S" list --json 2>/dev/null | python3 -c '
+import json, sys
+d = [o for o in json.load(sys.stdin) if o.get("namespace") == sys.argv[1]]
+sys.exit(0 if d and all(o.get("unresponsive") for o in d) else 1)' "$1"
+}
 
 # --- Usage and the exit statuses 1 and 2. ---
 expect_rc 0 "yank-qmpd --help" "$QMPD" --help
@@ -326,9 +333,26 @@ if [ "$ms" -ge 900 ] && [ "$ms" -le 2500 ]; then ok; else not_ok "the held monit
 { kill "$holder" && wait "$holder"; } 2>/dev/null
 check "vm3 attached once the monitor was free" wait_for "log_has q 'attached vm3 (0 instances'" 160
 
-# --- QEMU killed: its instances go. ---
+# --- A chardev added at run time. ---
 qmp vm3 "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"x0\", \"backend\": {\"type\": \"socket\", \"data\": {\"addr\": {\"type\": \"inet\", \"data\": {\"host\": \"127.0.0.1\", \"port\": \"$(cat "$T/hid.port")\"}}, \"server\": false}}}}"
 check "a chardev added at run time is mirrored" wait_for "mirror_is qemu:vm3 chardev:x0"
+
+# --- A stopped QEMU: marked unresponsive, its mirror kept, others unaffected. ---
+kill -STOP "$(cat "$T/vm3.qpid")"
+check "a stopped QEMU is marked unresponsive" wait_for "unresponsive qemu:vm3" 60
+check "logged" log_has q "vm3 unresponsive: query-yank not answered within 1 s"
+check "its mirror is kept" mirror_is qemu:vm3 chardev:x0
+expect_rc 3 "a yank the stopped QEMU cannot answer" "$YANKCTL" --segment "$S" yank qemu:vm3/chardev:x0
+err_has "qemu:vm3/chardev:x0" "the unanswered instance is named"
+t0=$(date +%s%N)
+expect_rc 0 "a yank of another QEMU meanwhile" "$YANKCTL" --segment "$S" yank qemu:vm1/chardev:c0
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 500 ]; then ok; else not_ok "a yank of vm1 took $ms ms while vm3 was stopped"; fi
+kill -CONT "$(cat "$T/vm3.qpid")"
+check "it answers again: the mark is cleared" wait_for "! unresponsive qemu:vm3" 60
+check "logged" wait_for "log_has q 'vm3 responsive again'"
+
+# --- QEMU killed: its instances go. ---
 { kill -KILL "$(cat "$T/vm3.qpid")" && wait "$vm3_job"; } 2>/dev/null
 check "vm3's instances gone with QEMU" wait_for "mirror_is qemu:vm3 ''"
 check "logged" wait_for "log_has q 'vm3 gone: its monitor closed the connection'"
