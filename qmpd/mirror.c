@@ -236,7 +236,7 @@ static void yank_rounds(struct qmp_conn *c, const struct yank_instance *list, si
 		json_decref(rep);
 		/* QEMU yanked nothing: which of them did it no longer know? */
 		r = qmp_request(c, "query-yank", NULL, QMP_OOB, deadline, &rep);
-		if (r < 0 || qmp_error_class(rep)) {
+		if (r < 0 || !json_is_array(json_object_get(rep, "return"))) {
 			for (size_t k = 0; k < ntodo; k++)
 				results[todo[k]] = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
 			json_decref(rep);
@@ -593,6 +593,11 @@ static int attach(struct qmpd_vm *vm, char *why, size_t whylen)
 			snprintf(why, whylen, "query-yank failed: %s", qmp_error_desc(yq));
 		goto fail;
 	}
+	if (!json_is_array(json_object_get(yq, "return"))) {
+		r = -EPROTO;
+		snprintf(why, whylen, "query-yank answered something that is not a list");
+		goto fail;
+	}
 
 	r = step(c, "query-chardev", NULL, 0, &rep, why, whylen);
 	if (r < 0)
@@ -660,11 +665,14 @@ static int sync_once(struct qmpd_vm *vm, struct qmp_conn *c)
 	}
 	mark(vm);
 	cls = qmp_error_class(rep);
-	if (cls) {
+	if (cls || !json_is_array(json_object_get(rep, "return"))) {
 		char err[sizeof(vm->sync_err)];
 
 		/* Said once, not five times a second; the mirror stays as it was. */
-		snprintf(err, sizeof(err), "%s: %s", cls, qmp_error_desc(rep));
+		if (cls)
+			snprintf(err, sizeof(err), "%s: %s", cls, qmp_error_desc(rep));
+		else
+			snprintf(err, sizeof(err), "its answer is not a list");
 		if (strcmp(err, vm->sync_err))
 			qmpd_log("%s: query-yank failed: %s", vm->rec.name, err);
 		memcpy(vm->sync_err, err, sizeof(err));

@@ -39,9 +39,12 @@ struct entry {
 	struct qmpd_vm *vm;
 };
 
+/*
+ * No fd of the directory is kept open: an open fd would keep its dentry,
+ * and with it delay the IN_DELETE_SELF that tells us it was removed.
+ */
 struct qmpd_dir {
 	char *path;
-	int dirfd;
 	int ifd;
 	int wd;
 	yank_registry *reg;
@@ -215,12 +218,17 @@ out:
 static int load(struct qmpd_dir *d, const char *file, struct qmpd_record *out, char *why,
 		size_t whylen)
 {
+	char *buf = NULL, *path;
 	struct stat st;
-	char *buf = NULL;
 	size_t len = 0;
 	int fd, r;
 
-	fd = openat(d->dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (asprintf(&path, "%s/%s", d->path, file) < 0) {
+		snprintf(why, whylen, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	free(path);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
@@ -356,6 +364,7 @@ static void reconcile(struct qmpd_dir *d, const char *file)
 int qmpd_dir_open(const char *path, yank_registry *reg, struct qmpd_dir **out)
 {
 	struct qmpd_dir *d = calloc(1, sizeof(*d));
+	DIR *dir;
 	int r;
 
 	if (!d || !(d->path = strdup(path))) {
@@ -378,12 +387,13 @@ int qmpd_dir_open(const char *path, yank_registry *reg, struct qmpd_dir **out)
 		qmpd_log("cannot watch %s: %s", path, strerror(-r));
 		goto fail_watch;
 	}
-	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->dirfd < 0) {
+	dir = opendir(path);
+	if (!dir) {
 		r = -errno;
-		qmpd_log("cannot open %s: %s", path, strerror(-r));
+		qmpd_log("cannot read %s: %s", path, strerror(-r));
 		goto fail_watch;
 	}
+	closedir(dir);
 	*out = d;
 	return 0;
 fail_watch:
@@ -405,7 +415,6 @@ void qmpd_dir_scan(struct qmpd_dir *d)
 	char **files = NULL;
 	struct dirent *de;
 	DIR *dir;
-	int fd;
 
 	/* What we serve first (some may be gone), then what is there. */
 	for (struct entry *e = d->entries; e; e = e->next)
@@ -425,12 +434,9 @@ void qmpd_dir_scan(struct qmpd_dir *d)
 		free(files[i]);
 	free(files);
 
-	fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dir = fd < 0 ? NULL : fdopendir(fd);
+	dir = opendir(d->path); /* O_CLOEXEC in glibc */
 	if (!dir) {
 		qmpd_log("cannot read %s: %s", d->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return;
 	}
 	while ((de = readdir(dir)))
@@ -463,9 +469,14 @@ int qmpd_dir_events(struct qmpd_dir *d)
 			/* A new regular file is read once it is closed: it may be half-written. */
 			if (ev->mask == IN_CREATE) {
 				struct stat st;
+				char *path;
+				int reg = 0;
 
-				if (fstatat(d->dirfd, ev->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-				    S_ISREG(st.st_mode))
+				if (asprintf(&path, "%s/%s", d->path, ev->name) >= 0) {
+					reg = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+					free(path);
+				}
+				if (reg)
 					continue;
 			}
 			reconcile(d, ev->name);
@@ -489,7 +500,6 @@ void qmpd_dir_close(struct qmpd_dir *d)
 		qmpd_vm_request_stop(e->vm, "stopping");
 	while (d->entries)
 		drop(d, d->entries, "stopping");
-	close(d->dirfd);
 	close(d->ifd);
 	free(d->path);
 	free(d);

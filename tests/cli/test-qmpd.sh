@@ -9,6 +9,8 @@
 # yank refused, a held monitor refused in about 1 s, QEMU killed, the
 # proxy killed and reaped, a migration to a sink that never reads, bad
 # records, and a clean stop.  Skipped when QEMU or nbdkit is missing.
+# NAME_pid and NAME_job are set with printf -v by the helpers below.
+# shellcheck disable=SC2154
 # shellcheck source=tests/cli/testlib.bash
 . "$(dirname "$0")/testlib.bash"
 
@@ -140,7 +142,7 @@ sink_conn() { grep -qs '^conn' "$T/$1.sink"; }
 
 # start_qemu NAME MACHINE ARGS...: QEMU with a manager monitor (id
 # charmonitor, as libvirt names its own) at $T/NAME.mgr and a yank monitor
-# (id yankmon) at $T/NAME.yank; its own pid in $T/NAME.qpid.
+# (id yankmon, with $YANKMON_OPTS) at $T/NAME.yank; QEMU's pid in $T/NAME.qpid.
 start_qemu() {
 	local name=$1 machine=$2
 	shift 2
@@ -148,7 +150,7 @@ start_qemu() {
 		-chardev "socket,id=charmonitor,path=$T/$name.mgr,server=on,wait=off" \
 		-mon chardev=charmonitor,mode=control \
 		-chardev "socket,id=yankmon,path=$T/$name.yank,server=on,wait=off" \
-		-mon chardev=yankmon,mode=control \
+		-mon "chardev=yankmon,mode=control${YANKMON_OPTS:-}" \
 		-pidfile "$T/$name.qpid" "$@" >"$T/$name.qemu" 2>&1 </dev/null &
 	pids+=("$!")
 	printf -v "${name}_job" %s "$!"
@@ -301,6 +303,12 @@ check "vm1's instances gone with its record" wait_for "mirror_is qemu:vm1 ''"
 check "logged" wait_for "log_has q 'vm1 gone: record removed'"
 put_record "$D" vm1 "{\"name\": \"vm1\", \"socket\": \"$T/vm1.yank\", \"hide\": [\"hid\"]}"
 check "vm1 mirrored again" wait_for "mirror_is qemu:vm1 'block-node:nbd0 chardev:c0 chardev:c1'"
+put_record "$D" vm1 "{\"name\": \"vm1\", \"socket\": \"$T/vm1.yank\", \"hide\": [\"hid\", \"c0\"]}"
+check "a changed record is applied" wait_for "mirror_is qemu:vm1 'block-node:nbd0 chardev:c1'"
+check "logged" log_has q "vm1 gone: record changed"
+kill -HUP "$q_pid"
+check "SIGHUP reads the records again" wait_for "log_has q 'SIGHUP: reading every record again'"
+check "and changes nothing" mirror_is qemu:vm1 'block-node:nbd0 chardev:c1'
 
 # --- Refused: no oob, no yank, a held monitor, a pid that does not match. ---
 timeout 60 python3 "$T/fake.py" "$T/fake1.sock" nooob >"$T/fake1.out" 2>&1 </dev/null &
@@ -345,7 +353,7 @@ check "its mirror is kept" mirror_is qemu:vm3 chardev:x0
 expect_rc 3 "a yank the stopped QEMU cannot answer" "$YANKCTL" --segment "$S" yank qemu:vm3/chardev:x0
 err_has "qemu:vm3/chardev:x0" "the unanswered instance is named"
 t0=$(date +%s%N)
-expect_rc 0 "a yank of another QEMU meanwhile" "$YANKCTL" --segment "$S" yank qemu:vm1/chardev:c0
+expect_rc 0 "a yank of another QEMU meanwhile" "$YANKCTL" --segment "$S" yank qemu:vm1/chardev:c1
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$ms" -lt 500 ]; then ok; else not_ok "a yank of vm1 took $ms ms while vm3 was stopped"; fi
 kill -CONT "$(cat "$T/vm3.qpid")"
@@ -362,7 +370,8 @@ check "logged" wait_for "log_has q 'vm3 gone: its monitor closed the connection'
 D2=$T/qmp2.d
 mkdir "$D2"
 for s in v1 v2; do start_sink "$s"; done
-start_qemu vm2 none \
+# Its yank monitor pretty-prints: JSON across lines, framed all the same.
+YANKMON_OPTS=,pretty=on start_qemu vm2 none \
 	-chardev "socket,id=v1,host=127.0.0.1,port=$(cat "$T/v1.port")" \
 	-chardev "socket,id=v2,host=127.0.0.1,port=$(cat "$T/v2.port")"
 start_qmpd q2 "$D2" YANK_QMPD_POLL_MS=60000
@@ -396,6 +405,19 @@ check "an unknown member" wait_for "log_has q 'bad3.json: bad record, skipped: u
 check "a relative socket" wait_for "log_has q 'bad4.json: bad record, skipped: \"socket\" must be an absolute path'"
 check "one line per bad record" test "$(grep -c 'bad record' "$T/q.log")" = 4
 check "vm1 still mirrored" test -n "$(mirror qemu:vm1)"
+
+# --- The directory removed: nothing left to watch, exit 2. ---
+mkdir "$T/gone.d"
+start_qmpd g "$T/gone.d"
+rmdir "$T/gone.d"
+if timeout 10 tail --pid="$g_pid" -f /dev/null; then
+	rc=0
+	wait "$g_pid" || rc=$?
+else
+	rc="still running after 10 s"
+fi
+check "yank-qmpd exits 2 when its directory goes (got $rc)" test "$rc" = 2
+check "and says so" log_has g "$T/gone.d was removed or moved: nothing left to watch"
 
 # --- SIGTERM: everything unregistered, exit 0. ---
 kill -TERM "$q_pid"
