@@ -45,12 +45,14 @@ LIB_PCS     := liburcu-bp $(MSGPACK_PC)
 LIB_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LIB_PCS) 2>/dev/null)
 LIB_LIBS    := $(shell $(PKG_CONFIG) --libs $(LIB_PCS) 2>/dev/null) -pthread
 JSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
-# yankctl is the operator's command: its libraries are linked statically
-# when their archives are installed (glibc stays shared, so NSS works), so
-# that it starts about as fast as /bin/true.
-STATIC_ARCHIVES := $(foreach l,urcu-bp urcu-common msgpackc jansson,$(shell $(CC) -print-file-name=lib$(l).a))
-ifeq ($(words $(filter /%,$(STATIC_ARCHIVES))),4)
-CTL_LIBS    := -Wl,-Bstatic -lurcu-bp -lurcu-common -lmsgpackc -ljansson -Wl,-Bdynamic -pthread
+# yankctl is the operator's command: linked statically, glibc included,
+# when the archives are installed, so that it starts faster than a dynamic
+# /bin/true.  It asks getent(1) for user and group names (tools/getent.c),
+# since a static glibc cannot load NSS modules.  The sanitizers need a
+# dynamic link.
+STATIC_ARCHIVES := $(foreach l,urcu-bp urcu-common msgpackc jansson c,$(shell $(CC) -print-file-name=lib$(l).a))
+ifeq ($(words $(filter /%,$(STATIC_ARCHIVES)))$(SANITIZE),5)
+CTL_LIBS    := -static -lurcu-bp -lurcu-common -lmsgpackc -ljansson -pthread
 else
 CTL_LIBS    := $(LIB_LIBS) $(JSON_LIBS)
 endif

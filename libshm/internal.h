@@ -8,7 +8,9 @@
 #define YANK_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define YANK_PUBLIC __attribute__((visibility("default")))
@@ -57,6 +59,14 @@ static inline void yank__cancel_restore(int old)
 
 /* Sleep @us microseconds; used only in bounded retry loops. */
 void yank__nap(unsigned int us);
+
+/*
+ * The user or group name of an id, for diagnostics: 0, or -ENOENT when
+ * the database does not know it.  names.c asks NSS; a static program may
+ * define both itself (see there).
+ */
+int yank__user_name(uid_t uid, char *out, size_t len);
+int yank__group_name(gid_t gid, char *out, size_t len);
 
 /*
  * Fault-injection points, compiled in only for the test build (libyank-test.a).

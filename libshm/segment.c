@@ -14,9 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,21 +309,19 @@ static int initialise(int fd, const struct seg_params *p, struct seg *out)
 /* " (name)" for @uid when the user database knows it, else "". */
 static const char *user_label(uid_t uid, char *out, size_t len)
 {
-	char buf[1024];
-	struct passwd pw, *found = NULL;
+	char name[64];
 	out[0] = '\0';
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
-		snprintf(out, len, " (%s)", found->pw_name);
+	if (yank__user_name(uid, name, sizeof(name)) == 0)
+		snprintf(out, len, " (%s)", name);
 	return out;
 }
 
 static const char *group_label(gid_t gid, char *out, size_t len)
 {
-	char buf[1024];
-	struct group gr, *found = NULL;
+	char name[64];
 	out[0] = '\0';
-	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &found) == 0 && found)
-		snprintf(out, len, " (%s)", found->gr_name);
+	if (yank__group_name(gid, name, sizeof(name)) == 0)
+		snprintf(out, len, " (%s)", name);
 	return out;
 }
 

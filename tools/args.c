@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "getent.h"
 #include "utf8.h"
 
 #define ACCEPTED_FORMS "block-node:NAME, chardev:ID or migration"
@@ -306,12 +306,13 @@ static int parse_user(const char *s, struct yc_args *out, char *msg, size_t msgl
 		out->have_user = true;
 		return 0;
 	}
-	char buf[4096];
-	struct passwd pw, *found = NULL;
-	if (getpwnam_r(s, &pw, buf, sizeof(buf), &found) != 0 || !found)
+	int r = yc_user_uid(s, &out->user);
+	if (r == -ENOENT)
 		return fail(msg, msglen, "--user: no user named '%s'",
 			    yc_escape(s, esc, sizeof(esc)));
-	out->user = found->pw_uid;
+	if (r < 0)
+		return fail(msg, msglen, "--user: cannot look up user '%s': %s",
+			    yc_escape(s, esc, sizeof(esc)), strerror(-r));
 	out->have_user = true;
 	return 0;
 }

@@ -10,7 +10,6 @@
  * registries is ambiguous (1), and in both cases nothing is yanked.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <jansson.h>
 
 #include "host.h"
+#include "internal.h"
 #include "output.h"
 
 struct host {
@@ -38,12 +38,7 @@ bool yc_host_scope(const struct yc_args *a)
 
 void yc_user_name(uid_t uid, char *out, size_t len)
 {
-	char buf[4096];
-	struct passwd pw, *found = NULL;
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
-		snprintf(out, len, "%s", found->pw_name);
-	else
+	if (yank__user_name(uid, out, len) < 0)
 		snprintf(out, len, "%u", (unsigned)uid);
 }
 

@@ -139,6 +139,14 @@ Test(stopped, lock_holder_blocks_no_reader_and_no_yank)
 	cr_assert_lt(dt, rb_ms(1000), "yank took %ld ms beside a stopped holder", dt);
 	cr_assert(rb_sees_eof(b0, rb_ms(1000)), "c:surv0 not shut");
 	cr_assert(rb_event_is(&s, 2000, "cb c:surv0"), "c:surv0's callback did not run");
+	/* Audited all the same: the ring takes no lock. */
+	struct yank_audit_entry *log;
+	size_t nlog;
+	cr_assert_eq(yank_audit_read(sc.reg, 0, &log, &nlog), 0);
+	cr_assert_eq(nlog, 1);
+	cr_assert(!log[0].torn && log[0].result == 0 && log[0].pid == getpid());
+	cr_assert_str_eq(log[0].items[0].instance, "chardev:surv0");
+	yank_audit_free(log, nlog);
 
 	/* Another registrant: -ETIMEDOUT within its 300 ms bound, not a hang. */
 	scene_peer(&sc, &q, 300, rb_ms(1000));
