@@ -25,7 +25,9 @@
  * when one is missing (DeviceNotFound, which does not say which): then a
  * query-yank tells which are gone, those are reported -ENOENT, and the
  * yank is sent again for the ones still there, since QEMU yanked nothing
- * the first time.  All of it within 800 ms, under the yanker's 1 s.
+ * the first time.  All of it within 800 ms, under the yanker's 1 s; within
+ * 150 ms for a QEMU already marked unresponsive, since the agent runs one
+ * proxied yank after another and a silent QEMU must not eat the others' time.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@
 #define SYNC_TIMEOUT_MS 1000     /* a sync unanswered this long: unresponsive */
 #define UNRESPONSIVE_MAX_MS 60000 /* longest wait between syncs of a silent QEMU */
 #define YANK_BUDGET_MS 800       /* a proxied yank, all rounds */
+#define YANK_SILENT_MS 150       /* the same, for a QEMU marked unresponsive */
 #define YANK_ROUNDS 4            /* yank, find the vanished, yank the rest... */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 5000
@@ -72,6 +75,7 @@ struct qmpd_vm {
 	int users;              /* proxied yanks using conn now */
 	int poke;               /* the record was written again: retry an attach now */
 	int was_attached;       /* attached when the stop came */
+	int silent;             /* marked unresponsive: do not wait long for it */
 	char note[512];         /* a proxied yank's outcome, for the worker to log */
 
 	/* The worker thread's own. */
@@ -261,7 +265,7 @@ static void proxy_yank(void *opaque, const char *ns, const struct yank_instance 
 		       int *results)
 {
 	struct qmpd_vm *vm = opaque;
-	int64_t deadline = qmpd_now_ms() + YANK_BUDGET_MS;
+	int64_t deadline = qmpd_now_ms();
 	char qemu_error[256] = "";
 	struct qmp_conn *c = NULL;
 	size_t *todo;
@@ -274,6 +278,12 @@ static void proxy_yank(void *opaque, const char *ns, const struct yank_instance 
 		c = vm->conn;
 		vm->users++;
 	}
+	/*
+	 * The agent runs one proxied yank after another: a QEMU known to be
+	 * silent must not eat the time of the others in the same yank.  The
+	 * yank is still sent; a QEMU that resumes carries it out.
+	 */
+	deadline += vm->silent ? YANK_SILENT_MS : YANK_BUDGET_MS;
 	pthread_mutex_unlock(&vm->lock);
 	if (!c) {
 		note_results(vm, list, n, results, "its monitor is not attached");
@@ -419,6 +429,9 @@ static void mark(struct qmpd_vm *vm)
 {
 	int r;
 
+	pthread_mutex_lock(&vm->lock);
+	vm->silent = vm->unresponsive;
+	pthread_mutex_unlock(&vm->lock);
 	if (vm->marked == vm->unresponsive)
 		return;
 	r = yank_set_unresponsive(vm->reg, vm->ns, vm->unresponsive);
