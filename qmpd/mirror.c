@@ -630,8 +630,8 @@ static int attach(struct qmpd_vm *vm, char *why, size_t whylen)
 	vm->attached = 1;
 	pthread_mutex_unlock(&vm->lock);
 	apply(vm, json_object_get(yq, "return"));
-	qmpd_log("attached %s (%zu instances; QEMU pid %d, monitor chardev %s)", vm->rec.name,
-		 n_registered(vm), (int)peer, vm->own_chardev);
+	qmpd_log("attached %s (%zu instance%s; QEMU pid %d, monitor chardev %s)", vm->rec.name,
+		 n_registered(vm), n_registered(vm) == 1 ? "" : "s", (int)peer, vm->own_chardev);
 	json_decref(yq);
 	json_decref(greeting);
 	return 0;
@@ -660,8 +660,8 @@ static int sync_once(struct qmpd_vm *vm, struct qmp_conn *c)
 			vm->unresponsive = 1;
 			vm->unresp_wait = 2 * SYNC_TIMEOUT_MS;
 			qmpd_log("%s unresponsive: query-yank not answered within 1 s; "
-				 "its %zu instances stay, marked",
-				 vm->rec.name, n_registered(vm));
+				 "its instances stay, marked",
+				 vm->rec.name);
 		} else if (vm->unresp_wait < UNRESPONSIVE_MAX_MS) {
 			vm->unresp_wait = vm->unresp_wait * 2 > UNRESPONSIVE_MAX_MS
 						  ? UNRESPONSIVE_MAX_MS
