@@ -523,7 +523,8 @@ static int step(struct qmp_conn *c, const char *cmd, json_t *args, int flags, js
 		snprintf(why, whylen, "%s not answered within 1 s%s", cmd,
 			 flags & QMP_OOB ? "" : " (main loop busy or stuck?)");
 	else if (r == -EPIPE)
-		snprintf(why, whylen, "the monitor closed the connection during %s", cmd);
+		snprintf(why, whylen, "monitor lost during %s: %s", cmd,
+			 qmp_lost(c) ? qmp_lost(c) : "it closed the connection");
 	else if (r < 0)
 		snprintf(why, whylen, "%s: %s", cmd, strerror(-r));
 	return r;
@@ -567,7 +568,8 @@ static int attach(struct qmpd_vm *vm, char *why, size_t whylen)
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(why, whylen, "the monitor closed the connection before its greeting");
+		snprintf(why, whylen, "monitor lost before its greeting: %s",
+			 qmp_lost(c) ? qmp_lost(c) : "it closed the connection");
 		goto fail;
 	}
 	caps = json_object_get(json_object_get(greeting, "QMP"), "capabilities");
@@ -800,10 +802,14 @@ static void *worker_main(void *arg)
 			run(vm, vm->conn);
 			lost = !stop_requested(vm);
 			vm->was_attached = !lost;
+			if (qmp_lost(vm->conn))
+				snprintf(why, sizeof(why), "monitor lost: %s", qmp_lost(vm->conn));
+			else
+				snprintf(why, sizeof(why),
+					 "its monitor closed the connection (QEMU exited?)");
 			detach(vm);
 			if (lost)
-				qmpd_log("%s gone: its monitor closed the connection (QEMU exited?)",
-					 vm->rec.name);
+				qmpd_log("%s gone: %s", vm->rec.name, why);
 		} else if (!stop_requested(vm) && strcmp(why, vm->refusal)) {
 			qmpd_log("refused %s: %s", vm->rec.name, why);
 			memcpy(vm->refusal, why, sizeof(why));

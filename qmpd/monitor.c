@@ -46,6 +46,7 @@ struct qmp_conn {
 	pthread_mutex_t lock;   /* everything below */
 	pthread_cond_t cond;    /* greeting, replies, loss */
 	int dead;
+	const char *lost;       /* why, once dead */
 	json_t *greeting;
 	struct pending *pending;
 	uint64_t next_id;
@@ -124,8 +125,8 @@ static void dispatch(struct qmp_conn *c, json_t *obj)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Dispatch every complete object in @buf; keep the rest.  -1: not QMP. */
-static int drain(struct qmp_conn *c, char *buf, size_t *len)
+/* Dispatch every complete object in @buf; keep the rest.  -1: not QMP (@why). */
+static int drain(struct qmp_conn *c, char *buf, size_t *len, const char **why)
 {
 	for (;;) {
 		size_t skip;
@@ -133,16 +134,22 @@ static int drain(struct qmp_conn *c, char *buf, size_t *len)
 		json_error_t err;
 		json_t *obj;
 
-		if (n < 0)
+		if (n < 0) {
+			*why = "it sent something that is not a JSON object";
 			return -1;
+		}
 		if (n == 0) {
 			memmove(buf, buf + skip, *len - skip);
 			*len -= skip;
-			return *len > QMP_OBJECT_MAX ? -1 : 0;
+			if (*len <= QMP_OBJECT_MAX)
+				return 0;
+			*why = "it sent an object larger than 1 MiB";
+			return -1;
 		}
 		obj = json_loadb(buf + skip, (size_t)n, JSON_REJECT_DUPLICATES, &err);
 		if (!json_is_object(obj)) {
 			json_decref(obj);
+			*why = "it sent invalid JSON";
 			return -1;
 		}
 		dispatch(c, obj);
@@ -157,6 +164,7 @@ static void *reader_main(void *arg)
 	struct qmp_conn *c = arg;
 	size_t cap = QMP_READ_CHUNK, len = 0;
 	char *buf = malloc(cap);
+	const char *why = buf ? NULL : "no memory";
 
 	while (buf && !__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -172,26 +180,33 @@ static void *reader_main(void *arg)
 		if (cap - len < QMP_READ_CHUNK / 4) {
 			char *nb;
 
-			if (cap >= QMP_OBJECT_MAX + QMP_READ_CHUNK)
+			if (cap >= QMP_OBJECT_MAX + QMP_READ_CHUNK) {
+				why = "it sent an object larger than 1 MiB";
 				break;
+			}
 			nb = realloc(buf, cap * 2);
-			if (!nb)
+			if (!nb) {
+				why = "no memory";
 				break;
+			}
 			buf = nb;
 			cap *= 2;
 		}
 		n = read(c->fd, buf + len, cap - len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		if (n < 0)
+			why = "reading failed";
 		if (n <= 0)
 			break;
 		len += (size_t)n;
-		if (drain(c, buf, &len) < 0)
+		if (drain(c, buf, &len, &why) < 0)
 			break;
 	}
 	free(buf);
 	pthread_mutex_lock(&c->lock);
 	c->dead = 1;
+	c->lost = why;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (c->notify && !__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
@@ -280,6 +295,16 @@ void qmp_close(struct qmp_conn *c)
 	pthread_mutex_destroy(&c->wlock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+const char *qmp_lost(struct qmp_conn *c)
+{
+	const char *why;
+
+	pthread_mutex_lock(&c->lock);
+	why = c->lost;
+	pthread_mutex_unlock(&c->lock);
+	return why;
 }
 
 void qmp_cancel(struct qmp_conn *c)

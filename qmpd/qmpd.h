@@ -122,6 +122,8 @@ int qmp_request(struct qmp_conn *c, const char *cmd, json_t *args, int flags, in
 		json_t **reply);
 /* 1 once the connection is lost. */
 int qmp_dead(struct qmp_conn *c);
+/* Why the connection was lost ("it sent invalid JSON"...), NULL when QEMU closed it. */
+const char *qmp_lost(struct qmp_conn *c);
 /* Break the connection now: every wait on it returns -EPIPE.  Any thread. */
 void qmp_cancel(struct qmp_conn *c);
 /* A reply's error class ("CommandNotFound"...), or NULL when it is a success. */

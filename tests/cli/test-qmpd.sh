@@ -87,7 +87,8 @@ EOF
 
 # fake.py SOCKET MODE: a QMP server that is not a usable QEMU.  nooob:
 # its greeting offers no capabilities; noyank: oob, but every command
-# other than qmp_capabilities is CommandNotFound (QEMU < 6.0, QSD 7.2).
+# other than qmp_capabilities is CommandNotFound (QEMU < 6.0, QSD 7.2);
+# garbage: not QMP at all.
 cat >"$T/fake.py" <<'EOF'
 import json, socket, sys
 path, mode = sys.argv[1], sys.argv[2]
@@ -102,6 +103,11 @@ while True:
     c.settimeout(30)
     f = c.makefile("rw")
     try:
+        if mode == "garbage":
+            f.write("[1, 2, 3]\n")
+            f.flush()
+            c.recv(1)
+            continue
         f.write(json.dumps(greeting) + "\n")
         f.flush()
         for line in f:
@@ -315,16 +321,21 @@ timeout 60 python3 "$T/fake.py" "$T/fake1.sock" nooob >"$T/fake1.out" 2>&1 </dev
 pids+=("$!")
 timeout 60 python3 "$T/fake.py" "$T/fake2.sock" noyank >"$T/fake2.out" 2>&1 </dev/null &
 pids+=("$!")
-check "the fake QMP servers listen" wait_for "[ -S '$T/fake1.sock' ] && [ -S '$T/fake2.sock' ]"
+timeout 60 python3 "$T/fake.py" "$T/fake3.sock" garbage >"$T/fake3.out" 2>&1 </dev/null &
+pids+=("$!")
+check "the fake QMP servers listen" wait_for "[ -S '$T/fake1.sock' ] && [ -S '$T/fake2.sock' ] && [ -S '$T/fake3.sock' ]"
 put_record "$D" fake1 "{\"name\": \"fake1\", \"socket\": \"$T/fake1.sock\"}"
 put_record "$D" fake2 "{\"name\": \"fake2\", \"socket\": \"$T/fake2.sock\"}"
+put_record "$D" fake3 "{\"name\": \"fake3\", \"socket\": \"$T/fake3.sock\"}"
 check "a greeting without oob is refused" wait_for "log_has q 'refused fake1: no oob'"
 check "a QEMU without query-yank is refused" wait_for "log_has q 'refused fake2: no query-yank'"
-check "nothing of them is mirrored" test -z "$(mirror qemu:fake1)$(mirror qemu:fake2)"
+check "a server that does not speak QMP is refused" \
+	wait_for "log_has q 'refused fake3: monitor lost before its greeting: it sent something that is not a JSON object'"
+check "nothing of them is mirrored" test -z "$(mirror qemu:fake1)$(mirror qemu:fake2)$(mirror qemu:fake3)"
 put_record "$D" vm1pid "{\"name\": \"vm1pid\", \"socket\": \"$T/vm1.yank\", \"pid\": 1}"
 check "a pid that is not the monitor's is refused" \
 	wait_for "log_has q 'refused vm1pid: $T/vm1.yank is served by pid $vm1_pid, not by pid 1'"
-rm "$D/vm1pid.json" "$D/fake1.json" "$D/fake2.json"
+rm "$D/vm1pid.json" "$D/fake1.json" "$D/fake2.json" "$D/fake3.json"
 
 start_qemu vm3 none
 python3 -c 'import socket, sys, time
@@ -332,7 +343,7 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.recv(4096)
 print("holding", flush=True); time.sleep(60)' "$T/vm3.yank" >"$T/holder.out" 2>&1 </dev/null &
 holder=$!
 pids+=("$holder")
-check "another client holds vm3's yank monitor" wait_for "grep -q holding '$T/holder.out'"
+check "another client holds vm3's yank monitor" wait_for "grep -qs holding '$T/holder.out'"
 t0=$(date +%s%N)
 put_record "$D" vm3 "{\"name\": \"vm3\", \"socket\": \"$T/vm3.yank\"}"
 check "a held monitor is refused" wait_for "log_has q 'refused vm3: no greeting within 1 s'" 60
