@@ -33,31 +33,6 @@ static int by_time(const void *a, const void *b)
 	return x->e->seq < y->e->seq ? -1 : x->e->seq > y->e->seq;
 }
 
-static const char *reason(enum yank_failure_kind kind)
-{
-	switch (kind) {
-	case YANK_FAIL_STALE:
-		return "stale";
-	case YANK_FAIL_OWNER_GONE:
-		return "owner-gone";
-	case YANK_FAIL_NO_AGENT:
-		return "no-agent";
-	case YANK_FAIL_FALLBACK:
-		return "fallback";
-	case YANK_FAIL_CALLBACK:
-		return "callback";
-	case YANK_FAIL_SHUTDOWN:
-		return "shutdown";
-	case YANK_FAIL_PROTOCOL:
-		return "protocol";
-	case YANK_FAIL_VANISHED:
-		return "vanished";
-	case YANK_FAIL_PROXY:
-		return "proxy";
-	}
-	return "failed";
-}
-
 /* ISO 8601 with milliseconds: UTC for scripts, local time for people. */
 static void format_time(int64_t ns, bool utc, char *buf, size_t size)
 {
@@ -91,7 +66,7 @@ static json_t *row_json(const struct log_row *r)
 		if (it->failures)
 			json_array_append_new(fail, json_pack("{s:s, s:s, s:i}", "instance",
 							      it->instance, "reason",
-							      reason(it->kind), "records",
+							      yc_failure_word(it->kind), "records",
 							      (json_int_t)it->failures));
 	}
 	format_time(e->time_ns, true, when, sizeof(when));
@@ -123,7 +98,7 @@ static void print_row(const struct log_row *r)
 
 		printf("%s%s", i ? " " : "", it->instance);
 		if (it->failures)
-			printf("(%s)", reason(it->kind));
+			printf("(%s)", yc_failure_word(it->kind));
 	}
 	if (e->n_instances > e->n_items)
 		printf(" (+%zu more)", (size_t)e->n_instances - e->n_items);

@@ -551,7 +551,7 @@ void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n)
 	}
 }
 
-static const char *failure_word(enum yank_failure_kind kind)
+const char *yc_failure_word(enum yank_failure_kind kind)
 {
 	switch (kind) {
 	case YANK_FAIL_STALE:
@@ -590,7 +590,7 @@ int yc_failures_append_json(json_t *list, const struct yank_failure *fl, size_t 
 		    json_object_set_new(obj, "pid", json_integer(fl[i].pid)) < 0 ||
 		    json_object_set_new(obj, "fd",
 					fl[i].fd >= 0 ? json_integer(fl[i].fd) : json_null()) < 0 ||
-		    json_object_set_new(obj, "reason", json_string(failure_word(fl[i].kind))) < 0 ||
+		    json_object_set_new(obj, "reason", json_string(yc_failure_word(fl[i].kind))) < 0 ||
 		    json_object_set_new(obj, "error",
 					fl[i].err ? json_string(yc_failure_detail(fl[i].err))
 						  : json_null()) < 0) {

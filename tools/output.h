@@ -68,6 +68,9 @@ void yc_print_yanked(FILE *f, const char *const *ns, const struct yank_instance 
 /* @obj as one line of JSON on @f, consumed: 0, -ENOMEM (NULL), -EIO. */
 int yc_json_line(FILE *f, json_t *obj);
 
+/* The JSON word for a failure kind: "stale", "no-agent", "vanished", ... */
+const char *yc_failure_word(enum yank_failure_kind kind);
+
 /* One "yankctl: INSTANCE: pid P, fd F: reason" line per record. */
 void yc_print_failures(FILE *f, const struct yank_failure *fl, size_t n);
 

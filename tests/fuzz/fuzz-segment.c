@@ -309,8 +309,8 @@ static void print_status(const struct seg *s, const struct check_result *c)
 	};
 
 	memcpy(st.integrity_detail, c->detail, sizeof(st.integrity_detail));
-	yc_print_status(devnull(), "/yank-fuzz", &st);
-	yc_print_status_json(devnull(), "/yank-fuzz", &st);
+	yc_print_status(devnull(), "/yank-fuzz", &st, NULL, 0);
+	yc_print_status_json(devnull(), "/yank-fuzz", &st, NULL, 0);
 }
 
 /*
