@@ -175,7 +175,7 @@ static int hidden(const struct qmpd_vm *vm, enum yank_type type, const char *nam
 /* ---- the proxied yank, on libyank's agent thread ---- */
 
 static void note_results(struct qmpd_vm *vm, const struct yank_instance *list, size_t n,
-			 const int *results, const char *qemu_error)
+			 const int *results, const char *why)
 {
 	char buf[sizeof(vm->note)], inst[300];
 	size_t off;
@@ -191,8 +191,8 @@ static void note_results(struct qmpd_vm *vm, const struct yank_instance *list, s
 					spell(list[i].type, list[i].name, inst, sizeof(inst)),
 					what);
 	}
-	if (qemu_error && off < sizeof(buf))
-		snprintf(buf + off, sizeof(buf) - off, " (QEMU: %s)", qemu_error);
+	if (why && off < sizeof(buf))
+		snprintf(buf + off, sizeof(buf) - off, " (%s)", why);
 	pthread_mutex_lock(&vm->lock);
 	memcpy(vm->note, buf, sizeof(buf));
 	vm->resync = 1;
@@ -231,7 +231,7 @@ static void yank_rounds(struct qmp_conn *c, const struct yank_instance *list, si
 		cls = qmp_error_class(rep);
 		if (!cls || strcmp(cls, "DeviceNotFound")) {
 			if (cls)
-				snprintf(qemu_error, elen, "%s: %s", cls, qmp_error_desc(rep));
+				snprintf(qemu_error, elen, "QEMU: %s: %s", cls, qmp_error_desc(rep));
 			for (size_t k = 0; k < ntodo; k++)
 				results[todo[k]] = cls ? -EIO : 0;
 			json_decref(rep);
