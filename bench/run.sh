@@ -12,7 +12,7 @@
 # measure, they do not fail on a missed target: the exit status is non-zero
 # only when the harness itself could not run.
 #
-# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload
+# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload,qmpd
 # runs only those sections (then results.json lacks the other rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +70,13 @@ if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,preload,* ]]; t
 	else
 		echo "bench: $B/bench/preload-bench or libyank-preload.so missing: preload figures skipped" >&2
 	fi
+fi
+
+# SPEC §11: yankctl through yank-qmpd against socat straight to QEMU, to a
+# QEMU chardev peer's EOF, in this run (skipped without QEMU or socat).
+if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,qmpd,* ]]; then
+	timeout -k 10 200 python3 bench/qmpd-bench.py "$B" "$data/figures.jsonl" ||
+		echo "bench: the yank-qmpd figures could not be measured" >&2
 fi
 
 status=0

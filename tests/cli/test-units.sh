@@ -15,11 +15,21 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$T/units"
-for u in yank-qmp.socket yank-qmp@.service; do
+for u in yank-qmp.socket yank-qmp@.service yank-qmpd.service; do
 	sed "s|@BINDIR@|$(dirname "$YANKCTL")|" "$top/systemd/$u" >"$T/units/$u"
 done
 expect_rc 0 "systemd-analyze verify" systemd-analyze verify --man=no "$T/units/yank-qmp.socket"
 check "verify says nothing" test ! -s "$T/err"
+expect_rc 0 "systemd-analyze verify yank-qmpd.service" systemd-analyze verify --man=no "$T/units/yank-qmpd.service"
+check "verify says nothing of yank-qmpd.service" test ! -s "$T/err"
+if grep -q '^RuntimeDirectory=yank/qmp.d$' "$T/units/yank-qmpd.service" &&
+	grep -q '^RuntimeDirectoryPreserve=yes$' "$T/units/yank-qmpd.service" &&
+	grep -q '^Restart=on-failure$' "$T/units/yank-qmpd.service" &&
+	! grep -qE '^(PrivateDevices|PrivateTmp|RemoveIPC)=yes' "$T/units/yank-qmpd.service"; then
+	ok
+else
+	not_ok "yank-qmpd.service: its record directory kept across restarts, restarted on failure, /dev/shm and /tmp reachable"
+fi
 if grep -q '^Accept=yes' "$T/units/yank-qmp.socket" && grep -q '^SocketMode=0600' "$T/units/yank-qmp.socket" &&
 	grep -q '^ListenStream=/run/yank/' "$T/units/yank-qmp.socket"; then
 	ok
