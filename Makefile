@@ -180,7 +180,7 @@ $(B)/obj/qmpd/%.o: qmpd/%.c
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Iqmpd $(CFLAGS) -c -o $@ $<
 $(B)/yank-qmpd: $(QMPD_OBJS) $(B)/libyank.a
 	@$(if $(Q),echo '  CC      $@')
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(QMPD_OBJS) $(B)/libyank.a $(CTL_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(QMPD_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)
 
 # White-box unit tests see libshm/ internals and the fault points.
 $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
@@ -236,7 +236,7 @@ demo: deps
 	B=$(B) examples/demo.sh
 
 bench: deps
-	$(MAKE) lib $(B)/yankctl $(BENCHES) $(EXAMPLES)
+	$(MAKE) lib $(B)/yankctl $(QMPD_BIN) $(BENCHES) $(EXAMPLES)
 	B=$(B) bench/run.sh
 
 # The plots in docs/ are a committed copy: refreshed on purpose, from a
