@@ -169,6 +169,10 @@ static const char *kind_name(enum yank_failure_kind k)
 		return "SHUTDOWN";
 	case YANK_FAIL_PROTOCOL:
 		return "PROTOCOL";
+	case YANK_FAIL_VANISHED:
+		return "VANISHED";
+	case YANK_FAIL_PROXY:
+		return "PROXY";
 	}
 	return "UNKNOWN";
 }
