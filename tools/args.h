@@ -36,6 +36,8 @@ enum yc_command {
 	YC_CMD_HELP,
 	YC_CMD_ADOPT,
 	YC_CMD_UNADOPT,
+	YC_CMD_WATCH,
+	YC_CMD_METRICS,
 };
 
 /* Bounds of --timeout, in milliseconds. */
@@ -61,7 +63,14 @@ struct yc_args {
 	pid_t pid;
 	int fd;
 	const char *match;
-	/* yank, adopt, unadopt: the parsed instances; names point into argv. */
+	/* list, metrics: --sample, the time between the two samples of the sockets. */
+	bool have_sample;
+	uint32_t sample_ms;
+	/* watch: --stall, --interval, --for (0 when not given), --yank (the
+	 * instances go to @instances), --yank-all, --waiting. */
+	uint32_t stall_ms, interval_ms, for_ms;
+	bool yank_listed, yank_all, waiting;
+	/* yank, adopt, unadopt, watch --yank: the parsed instances; names point into argv. */
 	struct yank_instance *instances;
 	size_t n_instances;
 };
