@@ -62,7 +62,8 @@ int yc_cmd_metrics(const struct yc_args *a)
 	struct yc_scope sc;
 	int r = yc_scope_open(a, false, &sc);
 
-	if (r < 0 && r != -ENOENT) {
+	/* A registry that cannot be read is still reported, as down. */
+	if (r < 0 && (r == -ENOMEM || !sc.n || r == -EINVAL || r == -ENAMETOOLONG)) {
 		yc_scope_close(&sc);
 		return yc_exit_code(r) == YC_EXIT_OK ? YC_EXIT_UNAVAILABLE : yc_exit_code(r);
 	}
@@ -81,8 +82,10 @@ int yc_cmd_metrics(const struct yc_args *a)
 			rf[s].have_status = q == 0;
 			rf[s].up = q == 0;
 		}
-		if (!rf[s].up)
-			fprintf(stderr, "yankctl: metrics: registry of user %s: %s%s%s\n", sc.user[s],
+		/* One registry's error was said when it was opened. */
+		if (!rf[s].up && sc.host)
+			fprintf(stderr, "yankctl: segment /yank-%u (user %s): %s%s%s\n",
+				(unsigned)sc.uid[s], sc.user[s],
 				yank_strerror(sc.err[s] ? sc.err[s] : -EPROTO),
 				sc.detail[s][0] ? ": " : "", sc.detail[s]);
 		readable += rf[s].up;
