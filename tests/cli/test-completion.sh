@@ -20,7 +20,7 @@ complete_line() {
 
 complete_line ""
 check "commands are offered" grep -qx 'status' "$T/out"
-check "all six" test "$(wc -l <"$T/out")" = 6
+check "all eight" test "$(wc -l <"$T/out")" = 8
 complete_line --seg
 check "a long option is completed" grep -qx -- '--segment' "$T/out"
 complete_line help y
@@ -35,6 +35,12 @@ check "chardev names come from the registry" grep -qx 'chardev:ttyS0' "$T/out"
 check "block-node names too" grep -qx 'block-node:disk0' "$T/out"
 complete_line --segment "$S" yank block
 check "a prefix narrows them" test "$(cat "$T/out")" = "block-node:disk0"
+complete_line --segment "$S" watch --yank ""
+check "watch --yank completes instance names" grep -qx 'chardev:ttyS0' "$T/out"
+complete_line --segment "$S" watch --st
+check "watch's own options" grep -qx -- '--stall' "$T/out"
+complete_line list --sa
+check "list's --sample" test "$(cat "$T/out")" = "--sample"
 complete_line --segment "$S" list ""
 check "list takes no instance" test -z "$(tr -d "\n" <"$T/out")"
 
