@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -40,8 +41,8 @@
 #define ST_TIME_WAIT 6
 #define ST_NEW_SYN_RECV 12
 
-/* Above this many known TCP sockets, one dump is cheaper than exact lookups. */
-#define TCP_EXACT_MAX 400
+/* What an exact lookup costs until one was timed here, in nanoseconds. */
+#define LOOKUP_NS_GUESS 5000
 
 #define BUF_SIZE 65536
 
@@ -62,7 +63,25 @@ struct yc_diag {
 	struct entry *e;
 	size_t n;
 	uint64_t dumps, lookups;
+	uint64_t dump_ns;   /* what the last dump of both TCP tables took */
+	uint64_t lookup_ns; /* what an exact TCP lookup takes, on average */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Is one dump of the tables cheaper than @n exact lookups?  By what both cost here. */
+static bool dump_cheaper(const struct yc_diag *d, size_t n)
+{
+	uint64_t each = d->lookup_ns ? d->lookup_ns : LOOKUP_NS_GUESS;
+
+	return d->dump_ns && (uint64_t)n * each > d->dump_ns;
+}
 
 uint64_t yc_now_ms(void)
 {
@@ -486,7 +505,9 @@ static int sample_all(struct yc_diag *d)
 		else if (e->family == AF_INET || e->family == AF_INET6)
 			tcp++;
 	}
-	if (unknown || tcp > TCP_EXACT_MAX) {
+	bool dump = unknown || dump_cheaper(d, tcp);
+	uint64_t t0 = now_ns(), looked = 0, spent = 0;
+	if (dump) {
 		r = dump_tcp(d, AF_INET);
 		if (r < 0)
 			return r;
@@ -494,6 +515,7 @@ static int sample_all(struct yc_diag *d)
 		r = dump_tcp(d, AF_INET6);
 		if (r == -ETIMEDOUT)
 			return r;
+		d->dump_ns = now_ns() - t0;
 	}
 	for (size_t i = 0; i < d->n; i++) {
 		struct entry *e = &d->e[i];
@@ -503,7 +525,14 @@ static int sample_all(struct yc_diag *d)
 		if (e->family == AF_INET || e->family == AF_INET6) {
 			/* Not in the dump, or the exact lookup failed: closed since.
 			 * Found again by the next dump if it is only moved. */
-			r = tcp > TCP_EXACT_MAX || unknown ? -ENOENT : exact_tcp(d, e);
+			if (dump) {
+				r = -ENOENT;
+			} else {
+				uint64_t t = now_ns();
+				r = exact_tcp(d, e);
+				spent += now_ns() - t;
+				looked++;
+			}
 		} else if (e->family == AF_UNIX) {
 			r = sample_unix(d, e);
 		} else if (e->retry_ms <= now) {
@@ -519,6 +548,8 @@ static int sample_all(struct yc_diag *d)
 			e->family = 0;
 		}
 	}
+	if (looked)
+		d->lookup_ns = spent / looked;
 	return 0;
 }
 
