@@ -12,7 +12,7 @@
 # measure, they do not fail on a missed target: the exit status is non-zero
 # only when the harness itself could not run.
 #
-# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload
+# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload,stalls
 # runs only those sections (then results.json lacks the other rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +69,18 @@ if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,preload,* ]]; t
 			"$B/bench/preload-bench" "$data/figures.jsonl" $base
 	else
 		echo "bench: $B/bench/preload-bench or libyank-preload.so missing: preload figures skipped" >&2
+	fi
+fi
+
+# What socket state costs: list with it against list without (--sample 0)
+# over 10,000 registered sockets, and watch's CPU per second with 1,000.
+if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,stalls,* ]]; then
+	if [ -x "$B/bench/stalls-bench" ]; then
+		echo "bench: list and watch with socket state (about 30 s)" >&2
+		timeout -k 10 300 "$B/bench/stalls-bench" "$B" "$data/figures.jsonl" ||
+			echo "bench: stalls-bench failed: its figures are missing" >&2
+	else
+		echo "bench: $B/bench/stalls-bench missing: socket-state figures skipped" >&2
 	fi
 fi
 
