@@ -494,7 +494,7 @@ static int remap(struct yc_diag *d, const uint64_t *ino, size_t n)
 static int sample_all(struct yc_diag *d)
 {
 	uint64_t now = yc_now_ms();
-	size_t unknown = 0, tcp = 0;
+	size_t unknown = 0, tcp = 0, v4 = 0;
 	int r;
 
 	for (size_t i = 0; i < d->n; i++) {
@@ -504,17 +504,24 @@ static int sample_all(struct yc_diag *d)
 			unknown++;
 		else if (e->family == AF_INET || e->family == AF_INET6)
 			tcp++;
+		v4 += e->family == AF_INET;
 	}
 	bool dump = unknown || dump_cheaper(d, tcp);
 	uint64_t t0 = now_ns(), looked = 0, spent = 0;
 	if (dump) {
-		r = dump_tcp(d, AF_INET);
-		if (r < 0)
-			return r;
+		/* Each table only when it may hold a socket we want: a dump walks
+		 * every bucket, however few sockets it finds. */
+		if (unknown || v4) {
+			r = dump_tcp(d, AF_INET);
+			if (r < 0)
+				return r;
+		}
 		/* A kernel without IPv6 refuses this one: it has no such sockets either. */
-		r = dump_tcp(d, AF_INET6);
-		if (r == -ETIMEDOUT)
-			return r;
+		if (unknown || tcp > v4) {
+			r = dump_tcp(d, AF_INET6);
+			if (r == -ETIMEDOUT)
+				return r;
+		}
 		d->dump_ns = now_ns() - t0;
 	}
 	for (size_t i = 0; i < d->n; i++) {
