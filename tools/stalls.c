@@ -236,6 +236,15 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int cmp_reader(const void *a, const void *b)
+{
+	const struct reader *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
 /*
  * Mark the sockets some thread of their owner is blocked reading.  Only
  * owners of a socket with nothing unread are asked: with data waiting, a
@@ -260,15 +269,18 @@ static int mark_readers(struct yc_stall_view *v)
 	for (size_t i = 0; r == 0 && i < np; i++)
 		if (i == 0 || pids[i] != pids[i - 1])
 			r = owner_reads(pids[i], &rd);
+	/* A thread per connection is common: find each socket's reader by search. */
+	qsort(rd.r, rd.n, sizeof(*rd.r), cmp_reader);
 	for (size_t i = 0; i < v->n_socks; i++) {
 		struct yc_stall_sock *so = &v->socks[i];
+		struct reader key = { so->pid, so->fd, 0 };
+		const struct reader *k = rd.n ? bsearch(&key, rd.r, rd.n, sizeof(*rd.r), cmp_reader)
+					      : NULL;
 
-		for (size_t k = 0; k < rd.n; k++)
-			if (rd.r[k].pid == so->pid && rd.r[k].fd == so->fd) {
-				so->b.reader_blocked = 1;
-				so->b.reader_syscall = rd.r[k].nr;
-				break;
-			}
+		if (k) {
+			so->b.reader_blocked = 1;
+			so->b.reader_syscall = k->nr;
+		}
 	}
 	free(rd.r);
 	free(pids);
