@@ -270,7 +270,8 @@ static int mark_readers(struct yc_stall_view *v)
 		if (i == 0 || pids[i] != pids[i - 1])
 			r = owner_reads(pids[i], &rd);
 	/* A thread per connection is common: find each socket's reader by search. */
-	qsort(rd.r, rd.n, sizeof(*rd.r), cmp_reader);
+	if (rd.n)
+		qsort(rd.r, rd.n, sizeof(*rd.r), cmp_reader);
 	for (size_t i = 0; i < v->n_socks; i++) {
 		struct yc_stall_sock *so = &v->socks[i];
 		struct reader key = { so->pid, so->fd, 0 };
