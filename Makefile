@@ -188,6 +188,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -DYANK_TESTING -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
+# The stall rules are yankctl's (tools/verdict.c): their unit test links its objects.
+$(B)/tests/test-verdict: tests/unit/test-verdict.c $(B)/libyankctl-test.a tests/unit/testutil.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itools -Ilibshm -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
+		$(LDFLAGS) $(B)/libyankctl-test.a $(CRIT_LIBS)
 # Black-box integration tests use yank.h only.
 $(B)/tests/%: tests/integration/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@mkdir -p $(@D)

@@ -12,7 +12,7 @@
 # measure, they do not fail on a missed target: the exit status is non-zero
 # only when the harness itself could not run.
 #
-# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload,qmpd
+# YANK_BENCH_ONLY=register,query,e2e,owners,contention,scaling,memory,floors,idle,preload,qmpd,stalls
 # runs only those sections (then results.json lacks the other rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +77,17 @@ fi
 if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,qmpd,* ]]; then
 	timeout -k 10 200 python3 bench/qmpd-bench.py "$B" "$data/figures.jsonl" ||
 		echo "bench: the yank-qmpd figures could not be measured" >&2
+fi
+# What socket state costs: list with it against list without (--sample 0)
+# over 10,000 registered sockets, and watch's CPU per second with 1,000.
+if [ -z "${YANK_BENCH_ONLY:-}" ] || [[ ",$YANK_BENCH_ONLY," == *,stalls,* ]]; then
+	if [ -x "$B/bench/stalls-bench" ]; then
+		echo "bench: list and watch with socket state (about 30 s)" >&2
+		timeout -k 10 300 "$B/bench/stalls-bench" "$B" "$data/figures.jsonl" ||
+			echo "bench: stalls-bench failed: its figures are missing" >&2
+	else
+		echo "bench: $B/bench/stalls-bench missing: socket-state figures skipped" >&2
+	fi
 fi
 
 status=0

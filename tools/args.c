@@ -30,7 +30,8 @@ static const struct {
 } commands[] = {
 	{"list", YC_CMD_LIST},     {"yank", YC_CMD_YANK}, {"qmp", YC_CMD_QMP},
 	{"status", YC_CMD_STATUS}, {"gc", YC_CMD_GC},     {"help", YC_CMD_HELP},
-	{"adopt", YC_CMD_ADOPT},   {"unadopt", YC_CMD_UNADOPT}, {"log", YC_CMD_LOG},
+	{"adopt", YC_CMD_ADOPT},   {"unadopt", YC_CMD_UNADOPT},
+	{"watch", YC_CMD_WATCH},   {"metrics", YC_CMD_METRICS}, {"log", YC_CMD_LOG},
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, const char *fmt,
@@ -337,6 +338,40 @@ static int parse_number(const char *opt, const char *s, long min, int *out, char
 	return 0;
 }
 
+/*
+ * The durations of list, metrics and watch (--sample, --stall, --interval,
+ * --for): "200ms", "30s", "5m", "2h", or a bare number of milliseconds,
+ * from @min to @max milliseconds.
+ */
+static int parse_duration(const char *opt, const char *s, uint32_t min, uint32_t max,
+			  uint32_t *out, char *msg, size_t msglen)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	char esc[64], lo[32], hi[32];
+	uint64_t v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && v <= max; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	for (size_t k = 0; p != s && k < sizeof(units) / sizeof(units[0]); k++) {
+		if (strcmp(p, units[k].unit))
+			continue;
+		if (v > max / units[k].ms || v * units[k].ms < min)
+			break;
+		*out = (uint32_t)(v * units[k].ms);
+		return 0;
+	}
+	snprintf(lo, sizeof(lo), min % 1000 ? "%ums" : "%us", min % 1000 ? min : min / 1000);
+	snprintf(hi, sizeof(hi), max % 3600000 ? "%us" : "%uh",
+		 max % 3600000 ? max / 1000 : max / 3600000);
+	return fail(msg, msglen,
+		    "%s: '%s' is not a duration from %s to %s (200ms, 30s, 5m, 2h; a bare number "
+		    "is milliseconds)",
+		    opt, yc_escape(s, esc, sizeof(esc)), lo, hi);
+}
 
 /*
  * --since TIME: 2026-11-30T13:05:00Z (or +01:00, or no zone for local
@@ -392,7 +427,8 @@ static int parse_since(const char *s, int64_t *out, char *msg, size_t msglen)
 		    yc_escape(s, esc, sizeof(esc)));
 }
 
-enum { OPT_PID = 256, OPT_FD, OPT_MATCH, OPT_ALL_SOCKETS, OPT_SINCE };
+enum { OPT_PID = 256, OPT_FD, OPT_MATCH, OPT_ALL_SOCKETS, OPT_SAMPLE, OPT_STALL, OPT_INTERVAL,
+       OPT_FOR, OPT_YANK, OPT_YANK_ALL, OPT_WAITING, OPT_SINCE };
 
 /*
  * getopt_long: bundled short options (-jq), attached values (-t500),
@@ -414,6 +450,13 @@ static const struct option long_opts[] = {
 	{ "match", required_argument, NULL, OPT_MATCH },
 	{ "all-sockets", no_argument, NULL, OPT_ALL_SOCKETS },
 	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "sample", required_argument, NULL, OPT_SAMPLE },
+	{ "stall", required_argument, NULL, OPT_STALL },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "for", required_argument, NULL, OPT_FOR },
+	{ "yank", required_argument, NULL, OPT_YANK },
+	{ "yank-all", no_argument, NULL, OPT_YANK_ALL },
+	{ "waiting", no_argument, NULL, OPT_WAITING },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -462,6 +505,23 @@ static int take_option(int opt, const char *val, struct yc_args *out, char *msg,
 	case OPT_SINCE:
 		out->have_since = true;
 		return parse_since(val, &out->since_ns, msg, msglen);
+	case OPT_SAMPLE:
+		out->have_sample = true;
+		return parse_duration("--sample", val, 0, 60000, &out->sample_ms, msg, msglen);
+	case OPT_STALL:
+		return parse_duration("--stall", val, 1, 24 * 3600000, &out->stall_ms, msg, msglen);
+	case OPT_INTERVAL:
+		return parse_duration("--interval", val, 10, 3600000, &out->interval_ms, msg,
+				      msglen);
+	case OPT_FOR:
+		return parse_duration("--for", val, 1, 30 * 24 * 3600000u, &out->for_ms, msg,
+				      msglen);
+	case OPT_YANK_ALL:
+		out->yank_all = true;
+		return 0;
+	case OPT_WAITING:
+		out->waiting = true;
+		return 0;
 	}
 	return fail(msg, msglen, "unknown option");
 }
@@ -513,6 +573,28 @@ static int check_adopt(const struct yc_args *a, size_t n_raw, char *msg, size_t 
 	return 0;
 }
 
+/*
+ * --sample is for list and metrics; --stall, --interval, --for, --yank,
+ * --yank-all and --waiting for watch, which takes instances only after
+ * --yank (the ones it may yank).
+ */
+static int check_watch(const struct yc_args *a, char *msg, size_t msglen)
+{
+	const char *opt = a->stall_ms ? "--stall" : a->interval_ms ? "--interval" :
+			  a->for_ms ? "--for" : a->yank_listed ? "--yank" :
+			  a->yank_all ? "--yank-all" : a->waiting ? "--waiting" : NULL;
+
+	if (a->have_sample && a->cmd != YC_CMD_LIST && a->cmd != YC_CMD_METRICS)
+		return fail(msg, msglen, "option '--sample' is for list and metrics only");
+	if (a->cmd != YC_CMD_WATCH)
+		return opt ? fail(msg, msglen, "option '%s' is for watch only", opt) : 0;
+	if (a->yank_listed && a->yank_all)
+		return fail(msg, msglen, "watch: give either --yank INSTANCE... or --yank-all");
+	if (a->waiting && !a->yank_listed && !a->yank_all)
+		return fail(msg, msglen, "watch: --waiting goes with --yank or --yank-all");
+	return 0;
+}
+
 int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, size_t msglen)
 {
 	const char **raw = NULL;
@@ -547,6 +629,12 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 				rest = true;
 				continue;
 			}
+			if (opt == OPT_YANK) {
+				/* Its value is the first instance; more may follow. */
+				out->yank_listed = true;
+				raw[n_raw++] = optarg;
+				continue;
+			}
 			if (opt != 1) {
 				r = opt == '?' || opt == ':'
 					    ? bad_option(opt, argc, argv, msg, msglen)
@@ -561,8 +649,14 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 				r = fail(msg, msglen, "unknown command '%s'",
 					 yc_escape(arg, esc, sizeof(esc)));
 		} else if (out->cmd == YC_CMD_YANK || out->cmd == YC_CMD_ADOPT ||
-			   out->cmd == YC_CMD_UNADOPT) {
+			   out->cmd == YC_CMD_UNADOPT ||
+			   (out->cmd == YC_CMD_WATCH && out->yank_listed)) {
 			raw[n_raw++] = arg;
+		} else if (out->cmd == YC_CMD_WATCH) {
+			r = fail(msg, msglen,
+				 "watch: unexpected argument '%s': the instances to yank follow "
+				 "--yank",
+				 yc_escape(arg, esc, sizeof(esc)));
 		} else if (out->cmd == YC_CMD_HELP && out->topic == YC_CMD_NONE) {
 			out->topic = lookup_command(arg);
 			if (out->topic == YC_CMD_NONE)
@@ -585,8 +679,11 @@ int yc_parse_args(int argc, char *const argv[], struct yc_args *out, char *msg, 
 	r = check_adopt(out, n_raw, msg, msglen);
 	if (r == 0 && out->have_since && out->cmd != YC_CMD_LOG)
 		r = fail(msg, msglen, "option '--since' is for log only");
+	if (r == 0)
+		r = check_watch(out, msg, msglen);
 	if (r < 0 || (out->cmd != YC_CMD_YANK && out->cmd != YC_CMD_ADOPT &&
-		      out->cmd != YC_CMD_UNADOPT) || (out->cmd == YC_CMD_ADOPT && !n_raw))
+		      out->cmd != YC_CMD_UNADOPT && out->cmd != YC_CMD_WATCH) ||
+	    ((out->cmd == YC_CMD_ADOPT || out->cmd == YC_CMD_WATCH) && !n_raw))
 		goto out;
 	if (!n_raw) {
 		r = fail(msg, msglen, "%s: no instance given: expected " ACCEPTED_FORMS,

@@ -37,6 +37,8 @@ enum yc_command {
 	YC_CMD_ADOPT,
 	YC_CMD_UNADOPT,
 	YC_CMD_LOG,
+	YC_CMD_WATCH,
+	YC_CMD_METRICS,
 };
 
 /* Bounds of --timeout, in milliseconds. */
@@ -65,9 +67,16 @@ struct yc_args {
 	/* log: --since, wall-clock nanoseconds since the epoch. */
 	bool have_since;
 	int64_t since_ns;
-	/* yank, adopt, unadopt: the parsed instances; names point into argv.
-	 * ns[i] is the owner namespace of instances[i] ("qemu:vm1"), or NULL
-	 * for a native instance; it points into ns_buf. */
+	/* list, metrics: --sample, the time between the two samples of the sockets. */
+	bool have_sample;
+	uint32_t sample_ms;
+	/* watch: --stall, --interval, --for (0 when not given), --yank (the
+	 * instances go to @instances), --yank-all, --waiting. */
+	uint32_t stall_ms, interval_ms, for_ms;
+	bool yank_listed, yank_all, waiting;
+	/* yank, adopt, unadopt, watch --yank: the parsed instances; names point
+	 * into argv.  ns[i] is the owner namespace of instances[i]
+	 * ("qemu:vm1"), or NULL for a native instance; it points into ns_buf. */
 	struct yank_instance *instances;
 	const char **ns;
 	char (*ns_buf)[YANK_NS_MAX + 1];

@@ -20,6 +20,7 @@
 #include "host.h"
 #include "internal.h"
 #include "output.h"
+#include "stalls.h"
 
 struct host {
 	struct yank_host_registry *regs;
@@ -125,8 +126,11 @@ int yc_host_list(const struct yc_args *a, const struct yank_open_opts *o)
 			all[k] = h.info[i][j];
 			users[k] = (struct yc_user){ h.regs[i].uid, h.user[i] };
 		}
-	r = a->json ? yc_print_list_json(stdout, all, users, total)
-		    : yc_print_list(stdout, all, users, total);
+	struct yc_stall_src *src = calloc(h.n + 1, sizeof(*src));
+	for (size_t i = 0; src && i < h.n; i++)
+		src[i] = (struct yc_stall_src){ h.regs[i].reg, h.info[i], h.n_info[i], h.regs[i].uid };
+	r = src ? yc_list_print(a, stdout, src, h.n, all, users, total) : -ENOMEM;
+	free(src);
 	if (!total && yc_chatty(a))
 		printf("nothing is registered, in any user's registry\n");
 	if (r < 0)

@@ -232,6 +232,12 @@ static const char *cell_type(const struct yank_instance_info *in)
 int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
 		  size_t n)
 {
+	return yc_print_list_with(f, info, users, n, NULL);
+}
+
+int yc_print_list_with(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
+		       size_t n, const struct yc_list_extra *x)
+{
 	/* Names are UTF-8 whatever the user's locale: wcwidth() measures them
 	 * in this one.  Loaded here, not at start: it costs a yank's start-up
 	 * some twenty system calls for a table it does not print. */
@@ -273,8 +279,17 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		pad(f, head[k], w[k]);
 		fputs("  ", f);
 	}
+	size_t vw = strlen("VERDICT");
+	char vbuf[64];
+	for (size_t i = 0; x && x->verdict && i < n; i++) {
+		size_t cw = strlen(x->verdict(x->ctx, i, vbuf, sizeof(vbuf)));
+		vw = cw > vw ? cw : vw;
+	}
 	/* The command line last, as ps(1) has it: it may be long. */
-	fputs(adopted ? "FDS  CALLBACKS  ADOPTED  COMMAND\n" : "FDS  CALLBACKS  COMMAND\n", f);
+	fputs(adopted ? "FDS  CALLBACKS  ADOPTED  " : "FDS  CALLBACKS  ", f);
+	if (x && x->verdict)
+		fprintf(f, "%-*s  ", (int)vw, "VERDICT");
+	fputs("COMMAND\n", f);
 	for (size_t i = 0; i < n; i++) {
 		if (users) {
 			pad(f, yc_escape(users[i].name, ubuf, sizeof(ubuf)), w[0]);
@@ -293,6 +308,8 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 			info[i].n_callbacks + info[i].n_proxies);
 		if (adopted)
 			fputs(info[i].adopted ? "yes      " : "-        ", f);
+		if (x && x->verdict)
+			fprintf(f, "%-*s  ", (int)vw, x->verdict(x->ctx, i, vbuf, sizeof(vbuf)));
 		fprintf(f, "%s\n", cell_command(&cache, &info[i], cmd, sizeof(cmd)));
 	}
 	owner_cache_free(&cache);
@@ -326,6 +343,12 @@ static int put_string(FILE *f, json_t *scratch, const char *s)
 
 int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 		       const struct yc_user *users, size_t n)
+{
+	return yc_print_list_json_with(f, info, users, n, NULL);
+}
+
+int yc_print_list_json_with(FILE *f, const struct yank_instance_info *info,
+			    const struct yc_user *users, size_t n, const struct yc_list_extra *x)
 {
 	struct owner_cache cache;
 	json_t *scratch;
@@ -377,6 +400,8 @@ int yc_print_list_json(FILE *f, const struct yank_instance_info *info,
 			r = r ? r : put_string(f, scratch, users[i].name);
 			fprintf(f, ", \"uid\": %u", (unsigned)users[i].uid);
 		}
+		if (x && x->json_members && r == 0)
+			r = x->json_members(x->ctx, f, i);
 		fputc('}', f);
 	}
 	fputs("\n]\n", f);

@@ -30,6 +30,21 @@ int yc_print_list(FILE *f, const struct yank_instance_info *info, const struct y
 		  size_t n);
 
 /*
+ * What other modules add to the list (stalls.c: the socket state): a
+ * VERDICT column before COMMAND, and more members at the end of each JSON
+ * object, written by @json_members as ", \"name\": value"...
+ */
+struct yc_list_extra {
+	const char *(*verdict)(void *ctx, size_t i, char *buf, size_t size);
+	int (*json_members)(void *ctx, FILE *f, size_t i);
+	void *ctx;
+};
+int yc_print_list_with(FILE *f, const struct yank_instance_info *info, const struct yc_user *users,
+		       size_t n, const struct yc_list_extra *x);
+int yc_print_list_json_with(FILE *f, const struct yank_instance_info *info,
+			    const struct yc_user *users, size_t n, const struct yc_list_extra *x);
+
+/*
  * A JSON array, one object per line, streamed: {"type", "id" or
  * "node-name", "pid", "command", "alive", "fds", "callbacks"}, "adopted":
  * true for an adopted instance, and "user" and "uid" when @users is given.

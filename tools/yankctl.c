@@ -23,6 +23,7 @@
 #include "output.h"
 #include "qmp.h"
 #include "cmd.h"
+#include "stalls.h"
 
 /* Waits when --timeout is not given, in milliseconds. */
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -36,7 +37,8 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  list               every instance: type, name, owner pid and command,\n"
-	"                     fd and callback records\n"
+	"                     fd and callback records, and whether its sockets\n"
+	"                     are stalled\n"
 	"  yank INSTANCE...   yank these instances; INSTANCE is block-node:NAME,\n"
 	"                     chardev:ID or migration, or NAMESPACE/INSTANCE for one\n"
 	"                     mirrored from another system (qemu:vm1/block-node:nbd0)\n"
@@ -51,6 +53,9 @@ static const char usage_text[] =
 	"                     libyank (static, Go, raw syscalls)\n"
 	"  unadopt INSTANCE...  remove adopted instances\n"
 	"  log [--since TIME] the last yanks: when, who, what, and how it went\n"
+	"  watch              report each change of a connection's verdict; with\n"
+	"                     --yank, yank the named instances once they stall\n"
+	"  metrics            the registry's figures for Prometheus\n"
 	"  help [COMMAND]     this text, or the help of one command\n"
 	"\n"
 	"Options (before or after the command):\n"
@@ -64,6 +69,10 @@ static const char usage_text[] =
 	"  -j, --json          machine-readable output\n"
 	"  -q, --quiet         on a terminal, no \"yanked INSTANCE\" lines\n"
 	"  --pid PID, --fd FD, --all-sockets, --match PATTERNS   adopt's options\n"
+	"  --sample TIME       list, metrics: time between the two looks at the\n"
+	"                      sockets (default 200ms; 0: do not look)\n"
+	"  --stall, --interval, --for, --yank, --yank-all, --waiting\n"
+	"                      watch's options (see 'yankctl help watch')\n"
 	"  -h, --help          show this help, or the command's\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -93,7 +102,21 @@ static const struct {
 	 "namespace, such as qemu:vm1: the table gains a NAMESPACE column, the JSON\n"
 	 "a \"namespace\" member and \"proxied\", the count of their proxied\n"
 	 "functions.  When the proxy gets no answer from that system, the command\n"
-	 "shows <unresponsive> (JSON \"unresponsive\": true).\n"},
+	 "shows <unresponsive> (JSON \"unresponsive\": true).\n"
+	 "\n"
+	 "The sockets behind the fd records are looked at twice, --sample apart\n"
+	 "(default 200ms), through sock_diag, and each instance gets a VERDICT:\n"
+	 "\"stalled 45s\" (we have data to send and the peer takes none: its window\n"
+	 "is shut or our retransmissions back off, and nothing was acknowledged),\n"
+	 "\"waiting 30s\" (a thread of the owner is blocked reading the socket and\n"
+	 "nothing arrives), \"ok\" (data moved), \"idle\", \"unknown\" (not seen, or\n"
+	 "in another network namespace), \"-\" (no fd record).  The time is the\n"
+	 "kernel's: since data was last sent or received.  With --json each\n"
+	 "instance carries \"sockets\": [{\"fd\", \"family\", \"state\", \"local\",\n"
+	 "\"peer\", \"notsent\", \"unacked\", \"snd_wnd\", \"bytes_acked\",\n"
+	 "\"retransmits\", \"backoff\", \"last_data_recv_ms\", \"last_data_sent_ms\",\n"
+	 "\"rqueue\", \"wqueue\", \"verdict\"}].  --sample 0 does not look at the\n"
+	 "sockets: no VERDICT column, no \"sockets\".\n"},
 	{YC_CMD_YANK, "Usage: yankctl [OPTIONS] yank INSTANCE...\n"
 		      "\n"
 		      "Yank the listed instances: every fd registered on them is shut down\n"
@@ -180,6 +203,34 @@ static const struct {
 	 "\"command\"}, \"instances\", \"result\" (\"ok\" or \"failed\"),\n"
 	 "\"failures\": [{\"instance\", \"reason\", \"records\"}]}, oldest first.\n"
 	 "Each yank is also sent to syslog as one line of key=value fields.\n"},
+	{YC_CMD_WATCH,
+	 "Usage: yankctl [OPTIONS] watch [--stall TIME] [--interval TIME] [--for TIME]\n"
+	 "                              [--yank INSTANCE... | --yank-all] [--waiting]\n"
+	 "\n"
+	 "Look at the sockets of every instance every --interval (default 1s) and\n"
+	 "print a line whenever an instance's verdict changes (see \"help list\"),\n"
+	 "with the socket figures that decided it; \"gone\" when it goes away.\n"
+	 "With --json, one object per line: {\"time\", \"instance\", \"verdict\",\n"
+	 "\"previous\", \"evidence\", \"action\"}.\n"
+	 "\n"
+	 "Without --yank or --yank-all nothing is ever yanked.  With --yank, the\n"
+	 "instances named are yanked once they have been stalled for --stall\n"
+	 "(default 30s) of watching, once per stall, as \"yankctl yank\" would;\n"
+	 "--yank-all does so for any instance, and --waiting also for waiting\n"
+	 "ones.  The line then says \"action\": \"yanked\".\n"
+	 "\n"
+	 "Runs until SIGINT or SIGTERM, or for --for TIME, then exits 0.  Exit\n"
+	 "status 3 when a yank it made partly failed, 4 when the registry cannot\n"
+	 "be read.\n"},
+	{YC_CMD_METRICS,
+	 "Usage: yankctl [OPTIONS] metrics [--sample TIME]\n"
+	 "\n"
+	 "Print the registry's figures in the Prometheus text format, for\n"
+	 "node_exporter's textfile collector: yank_instances, yank_records,\n"
+	 "yank_processes{state}, yank_capacity{table}, yank_yanks_total{result}\n"
+	 "and, per instance, yank_instance_stalled{type,name} (1 when \"list\"\n"
+	 "would say stalled), each with a user label.  As root with no registry\n"
+	 "named, every user's registry.\n"},
 	{YC_CMD_HELP, "Usage: yankctl help [COMMAND]\n"
 		      "\n"
 		      "Show the general help, or the help of COMMAND.\n"},
@@ -345,7 +396,8 @@ static int cmd_list(const struct yc_args *a)
 			return yc_exit_code(r);
 		}
 	}
-	r = a->json ? yc_print_list_json(stdout, info, NULL, n) : yc_print_list(stdout, info, NULL, n);
+	struct yc_stall_src src = { reg, info, n, 0 };
+	r = yc_list_print(a, stdout, &src, 1, info, NULL, n);
 	if (!n && yc_chatty(a))
 		printf("nothing is registered\n");
 	if (r < 0)
@@ -748,6 +800,10 @@ static int run(const struct yc_args *a)
 		return yc_cmd_unadopt(a);
 	case YC_CMD_LOG:
 		return yc_cmd_log(a);
+	case YC_CMD_WATCH:
+		return yc_cmd_watch(a);
+	case YC_CMD_METRICS:
+		return yc_cmd_metrics(a);
 	default:
 		return show_help(YC_CMD_NONE);
 	}

@@ -84,7 +84,7 @@ if ${CC:-gcc} -static -o "$T/static-client" "$T/client.c" 2>"$T/cc.err"; then
 	expect_rc 0 "adopt a static binary's socket" "$YANKCTL" --segment "$S" adopt --pid "$st_pid" --fd "$st_fd" chardev:static1
 	out_has "adopted chardev:static1: pid $st_pid, fd $st_fd" "adopt says what it registered"
 	expect_rc 0 "list with an adopted instance" "$YANKCTL" --segment "$S" list
-	if grep -qE "^chardev +static1 +$st_pid +1 +0 +yes +[^ ]*static-client" "$T/out"; then ok; else not_ok "adopted row: $(cat "$T/out")"; fi
+	if grep -qE "^chardev +static1 +$st_pid +1 +0 +yes +(waiting [0-9]+(ms|s)|idle) +[^ ]*static-client" "$T/out"; then ok; else not_ok "adopted row: $(cat "$T/out")"; fi
 	out_has "ADOPTED" "the table has an ADOPTED column"
 	expect_rc 0 "list --json with an adopted instance" "$YANKCTL" --segment "$S" list --json
 	cp "$T/out" "$T/st.json"

@@ -20,8 +20,9 @@ complete_line() {
 
 complete_line ""
 check "commands are offered" grep -qx 'status' "$T/out"
-check "every command, and only those" test "$(sort "$T/out" | tr '\n' ' ')" = \
-	"adopt gc help list log qmp status unadopt yank "
+check "every command, and only those" test "$(sort "$T/out" | tr '
+' ' ')" = \
+	"adopt gc help list log metrics qmp status unadopt watch yank "
 complete_line --seg
 check "a long option is completed" grep -qx -- '--segment' "$T/out"
 complete_line help y
@@ -36,6 +37,12 @@ check "chardev names come from the registry" grep -qx 'chardev:ttyS0' "$T/out"
 check "block-node names too" grep -qx 'block-node:disk0' "$T/out"
 complete_line --segment "$S" yank block
 check "a prefix narrows them" test "$(cat "$T/out")" = "block-node:disk0"
+complete_line --segment "$S" watch --yank ""
+check "watch --yank completes instance names" grep -qx 'chardev:ttyS0' "$T/out"
+complete_line --segment "$S" watch --st
+check "watch's own options" grep -qx -- '--stall' "$T/out"
+complete_line list --sa
+check "list's --sample" test "$(cat "$T/out")" = "--sample"
 complete_line --segment "$S" list ""
 check "list takes no instance" test -z "$(tr -d "\n" <"$T/out")"
 

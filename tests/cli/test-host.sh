@@ -61,8 +61,8 @@ start_as t $THIRD "chardev:third-$R" "block-node:shared-$R"
 
 # --- list: every user's instances, with their users ---
 expect_rc 0 "root's list covers every registry" "$X/yankctl" list
-if head -1 "$T/out" | grep -qE '^USER +TYPE +NAME +PID +FDS +CALLBACKS +COMMAND$'; then ok; else not_ok "header: $(head -1 "$T/out")"; fi
-if grep -qE "^root +chardev +root-$R +$r_pid +1 +0 +[^ ]*registrant " "$T/out"; then ok; else not_ok "root's row: $(cat "$T/out")"; fi
+if head -1 "$T/out" | grep -qE '^USER +TYPE +NAME +PID +FDS +CALLBACKS +VERDICT +COMMAND$'; then ok; else not_ok "header: $(head -1 "$T/out")"; fi
+if grep -qE "^root +chardev +root-$R +$r_pid +1 +0 +(waiting [0-9]+(ms|s)|idle) +[^ ]*registrant " "$T/out"; then ok; else not_ok "root's row: $(cat "$T/out")"; fi
 if grep -qE "^nobody +chardev +nob-$R +$n_pid " "$T/out"; then ok; else not_ok "nobody's row: $(cat "$T/out")"; fi
 if grep -qE "^$THIRD +chardev +third-$R +$t_pid " "$T/out"; then ok; else not_ok "uid $THIRD's row (no passwd entry: the number): $(cat "$T/out")"; fi
 expect_rc 0 "list --json" "$X/yankctl" --json list

@@ -33,15 +33,15 @@ start_registrant b "$S" chardev:b0 migration
 
 expect_rc 0 "list" "$YANKCTL" --segment "$S" list
 check "table has a header and four rows" test "$(wc -l <"$T/out")" = 5
-if head -1 "$T/out" | grep -qE '^TYPE +NAME +PID +FDS +CALLBACKS +COMMAND$'; then ok; else not_ok "header: $(head -1 "$T/out")"; fi
+if head -1 "$T/out" | grep -qE '^TYPE +NAME +PID +FDS +CALLBACKS +VERDICT +COMMAND$'; then ok; else not_ok "header: $(head -1 "$T/out")"; fi
 if awk 'NR > 1 { print $1 ":" $2 }' "$T/out" | tr '\n' ' ' | grep -qx 'chardev:a0 block-node:a1 chardev:b0 migration:- '; then
 	ok
 else
 	not_ok "rows in registration order: $(cat "$T/out")"
 fi
 # The owner's whole command line, last, as ps(1) shows it.
-if grep -qE "^block-node +a1 +$a_pid +1 +1 +[^ ]*/registrant -s $S .*chardev:a0 block-node:a1\$" "$T/out"; then ok; else not_ok "a1 row: $(cat "$T/out")"; fi
-if grep -qE "^migration +- +$b_pid +1 +0 +[^ ]*/registrant -s $S " "$T/out"; then ok; else not_ok "migration row: $(cat "$T/out")"; fi
+if grep -qE "^block-node +a1 +$a_pid +1 +1 +(waiting [0-9]+(ms|s)|idle) +[^ ]*/registrant -s $S .*chardev:a0 block-node:a1\$" "$T/out"; then ok; else not_ok "a1 row: $(cat "$T/out")"; fi
+if grep -qE "^migration +- +$b_pid +1 +0 +(waiting [0-9]+(ms|s)|idle) +[^ ]*/registrant -s $S " "$T/out"; then ok; else not_ok "migration row: $(cat "$T/out")"; fi
 # Columns line up: every row's PID starts where the header's does.
 col=$(head -1 "$T/out" | grep -bo 'PID' | cut -d: -f1)
 if awk -v c="$col" 'NR > 1 && substr($0, c + 1, 1) !~ /[0-9]/ { bad = 1 } END { exit bad }' "$T/out"; then ok; else not_ok "aligned columns: $(cat "$T/out")"; fi
@@ -50,9 +50,9 @@ expect_rc 0 "list --json" "$YANKCTL" --segment "$S" list --json
 cp "$T/out" "$T/list.json"
 json_check "$T/list.json" 'isinstance(d, list) and len(d) == 4' "a JSON array of four"
 json_check "$T/list.json" '[(o["type"], o.get("id", o.get("node-name"))) for o in d] == [("chardev", "a0"), ("block-node", "a1"), ("chardev", "b0"), ("migration", None)]' "QMP fields, in registration order"
-json_check "$T/list.json" 'set(d[0]) == {"type", "id", "pid", "command", "alive", "stopped", "fds", "callbacks"}' "chardev members"
-json_check "$T/list.json" 'set(d[1]) == {"type", "node-name", "pid", "command", "alive", "stopped", "fds", "callbacks"}' "block-node members"
-json_check "$T/list.json" 'set(d[3]) == {"type", "pid", "command", "alive", "stopped", "fds", "callbacks"}' "migration has no key member"
+json_check "$T/list.json" 'set(d[0]) == {"type", "id", "pid", "command", "alive", "stopped", "fds", "callbacks", "sockets"}' "chardev members"
+json_check "$T/list.json" 'set(d[1]) == {"type", "node-name", "pid", "command", "alive", "stopped", "fds", "callbacks", "sockets"}' "block-node members"
+json_check "$T/list.json" 'set(d[3]) == {"type", "pid", "command", "alive", "stopped", "fds", "callbacks", "sockets"}' "migration has no key member"
 json_check "$T/list.json" "[o['pid'] for o in d] == [$a_pid, $a_pid, $b_pid, $b_pid]" "owner pids"
 json_check "$T/list.json" '[(o["fds"], o["callbacks"]) for o in d] == [(1, 0), (1, 1), (1, 0), (1, 0)]' "record counts"
 json_check "$T/list.json" 'all(o["alive"] is True and o["stopped"] is False and o["command"].split()[0].endswith("/registrant") and "-s" in o["command"].split() for o in d)' "owners alive, command named"
@@ -112,7 +112,7 @@ expect_rc 2 "yank of a gone instance" "$YANKCTL" --segment "$S" yank chardev:a0
 start_registrant c "$S" chardev:c0 block-node:c1
 { kill -KILL "$c_pid" && wait "$c_pid"; } 2>/dev/null
 expect_rc 0 "list with a dead owner" "$YANKCTL" --segment "$S" list
-if [ ! -s "$T/out" ] || grep -qE "^chardev +c0 +$c_pid +[0-9]+ +[0-9]+ +<dead>\$" "$T/out"; then ok; else not_ok "dead owner marked: $(cat "$T/out")"; fi
+if [ ! -s "$T/out" ] || grep -qE "^chardev +c0 +$c_pid +[0-9]+ +[0-9]+ +[a-z]+ +<dead>\$" "$T/out"; then ok; else not_ok "dead owner marked: $(cat "$T/out")"; fi
 expect_rc 0 "gc" "$YANKCTL" --segment "$S" gc
 if grep -qE '^reaped [0-9]+ instances?$' "$T/out"; then ok; else not_ok "gc output: $(cat "$T/out")"; fi
 expect_rc 0 "gc --json" "$YANKCTL" --segment "$S" --json gc
@@ -137,7 +137,7 @@ start_registrant st "$S" chardev:st0
 kill -STOP "$st_pid"
 check "the owner stopped" wait_for "grep -q '^State:.*T' /proc/$st_pid/status"
 expect_rc 0 "list with a stopped owner" "$YANKCTL" --segment "$S" list
-if grep -qE "^chardev +st0 +$st_pid +1 +0 +<stopped> [^ ]*registrant" "$T/out"; then ok; else not_ok "stopped owner: $(cat "$T/out")"; fi
+if grep -qE "^chardev +st0 +$st_pid +1 +0 +(waiting [0-9]+(ms|s)|idle) +<stopped> [^ ]*registrant" "$T/out"; then ok; else not_ok "stopped owner: $(cat "$T/out")"; fi
 expect_rc 0 "list --json with a stopped owner" "$YANKCTL" --segment "$S" --json list
 cp "$T/out" "$T/stopped.json"
 json_check "$T/stopped.json" 'any(o.get("id") == "st0" and o["stopped"] is True for o in d)' "JSON: stopped"
