@@ -250,7 +250,9 @@ static void unix_peers(struct table *t)
 	} req = {
 		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.r = { .sdiag_family = AF_UNIX, .udiag_states = 1u << UNIX_CONNECTED,
+		/* unix_diag filters on TCP-style states, where connected is
+		 * TCP_ESTABLISHED (1), not /proc's SS_CONNECTED. */
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = 1u << 1 /* TCP_ESTABLISHED */,
 		       .udiag_show = UDIAG_SHOW_PEER },
 	};
 	static char buf[32768] __attribute__((aligned(8)));

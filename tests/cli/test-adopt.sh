@@ -118,6 +118,26 @@ expect_rc 0 "yank the python client's socket" "$YANKCTL" --segment "$S" yank "ch
 check "the python client's recv returned" wait_for "grep -qs \"recv returned b''\" '$T/py.out'"
 check "the python client exits" wait_for "! kill -0 $py_pid 2>/dev/null"
 
+# --- A Unix stream client: named after the path it connected to. ---
+python3 -c 'import socket, sys, time
+l = socket.socket(socket.AF_UNIX); l.bind(sys.argv[1]); l.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+a, _ = l.accept()
+print("fd", c.fileno(), flush=True)
+print("recv returned", c.recv(16), flush=True)' "$T/srv.sock" >"$T/ux.out" 2>&1 </dev/null &
+ux_pid=$!
+pids+=("$ux_pid")
+if wait_for "grep -qs '^fd ' '$T/ux.out'"; then
+	ux_fd=$(sed -n 's/^fd //p' "$T/ux.out")
+	expect_rc 0 "adopt --all-sockets of a Unix client" "$YANKCTL" --segment "$S" adopt --pid "$ux_pid" \
+		--all-sockets --match "unix:$T/srv.sock"
+	out_has "adopted chardev:python3[$ux_pid]#$ux_fd>unix:$T/srv.sock:" "the Unix client is named after its peer's path"
+	expect_rc 0 "yank the Unix client" "$YANKCTL" --segment "$S" yank "chardev:python3[$ux_pid]#$ux_fd>unix:$T/srv.sock"
+	check "the Unix client's recv returned" wait_for "grep -qs \"recv returned b''\" '$T/ux.out'"
+else
+	not_ok "the Unix client did not start: $(cat "$T/ux.out")"
+fi
+
 # --- kill -9 of an adopted process: gc reaps its records. ---
 py_client k
 expect_rc 0 "adopt a process to be killed" "$YANKCTL" --segment "$S" adopt --pid "$k_pid" --fd "$(fd_of k)" chardev:killed
