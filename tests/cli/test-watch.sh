@@ -82,6 +82,34 @@ assert first["evidence"]["wqueue"] > 0, first
 PY
 if [ $? = 0 ]; then ok; else not_ok "watch --json lines: $(cat "$T/py.out") in $(head -c 1500 "$T/watch.json")"; fi
 
+# --- One hung migration, end to end: list names it stalled with its
+# evidence, watch --yank recovers it unattended, and log says who did. ---
+new_segment watch-mig
+M=$seg
+start_pair mig "$M" migration tcp never-read send
+mig_stalled() {
+	timeout 30 "$YANKCTL" --segment "$M" --json list >"$T/mig.json" 2>/dev/null &&
+		python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+s = [s for o in d if o["type"] == "migration" for s in o["sockets"]]
+sys.exit(0 if s and s[0]["verdict"] == "stalled" and s[0]["notsent"] + s[0]["unacked"] > 0 else 1)' "$T/mig.json"
+}
+check "the hung migration is judged stalled, with its queues" wait_for mig_stalled 120
+expect_rc 0 "list, the table" "$YANKCTL" --segment "$M" list
+if grep -qE "^migration +- +[0-9]+ +1 +0 +stalled [0-9]+(ms|s|m)" "$T/out"; then ok; else not_ok "the migration row says stalled: $(cat "$T/out")"; fi
+timeout -k 2 120 "$YANKCTL" --segment "$M" watch --json --stall 500ms --interval 100ms \
+	--yank migration >"$T/mig-watch.json" 2>"$T/mig-watch.err" </dev/null &
+w=$!
+pids+=("$w")
+check "watch --yank migration recovers it: its send failed" wait_line "$T/mig.reg" SHUT
+check "watch says it yanked it" wait_for "grep -q '\"instance\": \"migration\", \"verdict\": \"stalled\".*\"action\": \"yanked\"' '$T/mig-watch.json'" 400
+kill -TERM "$w"
+wait "$w" 2>/dev/null
+expect_rc 0 "log" "$YANKCTL" --segment "$M" --json log
+cp "$T/out" "$T/mig-log.json"
+json_check "$T/mig-log.json" 'len(d) == 1 and d[0]["instances"] == ["migration"] and d[0]["result"] == "ok" and " watch " in d[0]["yanker"]["command"] and d[0]["yanker"]["uid"] == '"$(id -u)" \
+	"log names the yank and watch as its yanker"
+
 # --- The human lines, and SIGINT. ---
 "$YANKCTL" --segment "$S" watch --interval 100ms >"$T/human.out" 2>&1 </dev/null &
 w=$!
