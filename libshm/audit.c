@@ -81,7 +81,7 @@ static void fill(struct audit_slot *a, const struct audit_input *in)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	a->time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	a->pid = yank__self()->pid;
+	a->pid = yank__self_pid();
 	a->uid = (uint32_t)geteuid();
 	a->result = in->result;
 	a->n_instances = (uint32_t)(in->n > UINT32_MAX ? UINT32_MAX : in->n);

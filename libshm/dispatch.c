@@ -313,7 +313,7 @@ static void to_fallback(struct owner *o, enum yank_failure_kind why, int err)
  */
 static void connect_owner(struct job *j, struct owner *o)
 {
-	const struct owner_id *me = yank__self();
+	uint64_t my_ns = yank__self_pidns();
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
 	uint64_t now = yank__now_ns();
 	int refused = r == -ECONNREFUSED || r == -ENOENT;
@@ -327,7 +327,7 @@ static void connect_owner(struct job *j, struct owner *o)
 		return;
 	}
 	if (r == 0) {
-		int same_ns = !o->pv.pidns_ino || !me->pidns_ino || o->pv.pidns_ino == me->pidns_ino;
+		int same_ns = !o->pv.pidns_ino || !my_ns || o->pv.pidns_ino == my_ns;
 		r = yank__peer_is(o->conn, same_ns ? o->pv.pid : 0, o->pv.uid);
 		if (r == -EPERM) {
 			to_fallback(o, YANK_FAIL_OWNER_GONE, -EPERM);
@@ -535,12 +535,12 @@ static void wait_owners(struct job *j)
 static void fallback(struct job *j, struct owner *o)
 {
 	int pidfd = -1, perr = 0;
-	const struct owner_id *me = yank__self();
+	uint64_t my_ns = yank__self_pidns();
 	if (!o->found)
 		perr = -ESRCH;
 	else if (o->forbidden)
 		perr = -EPERM;
-	else if (o->pv.pidns_ino && me->pidns_ino && o->pv.pidns_ino != me->pidns_ino)
+	else if (o->pv.pidns_ino && my_ns && o->pv.pidns_ino != my_ns)
 		perr = -EXDEV; /* its pid means nothing in our namespace */
 	else
 		perr = yank__pidfd_open(o->pv.pid, o->pv.start_time, &pidfd);

@@ -101,21 +101,39 @@ int yank__owner_alive(pid_t pid, uint64_t start_time)
 	return start_time == 0 || st == start_time;
 }
 
-static void fill_self(void)
+/* The pid and pid namespace alone: what a yanker needs, with no /proc read. */
+static struct {
+	pid_t pid;
+	uint64_t pidns_ino;
+	int valid;
+} light;
+
+static void fill_light(void)
 {
 	struct stat ns;
-	self_id.pid = getpid();
+	light.pid = getpid();
+	light.pidns_ino = stat("/proc/self/ns/pid", &ns) == 0 ? (uint64_t)ns.st_ino : 0;
+	__atomic_store_n(&light.valid, 1, __ATOMIC_RELEASE);
+}
+
+static void fill_self(void)
+{
+	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
+		fill_light();
+	self_id.pid = light.pid;
+	self_id.pidns_ino = light.pidns_ino;
 	if (yank__proc_start_time(self_id.pid, &self_id.start_time) < 0)
 		self_id.start_time = 0;
-	self_id.pidns_ino = stat("/proc/self/ns/pid", &ns) == 0 ? (uint64_t)ns.st_ino : 0;
 	__atomic_store_n(&self_valid, 1, __ATOMIC_RELEASE);
 }
 
 static void child_after_fork(void)
 {
-	/* Single-threaded here: the child is a new owner. */
+	/* Single-threaded here: the child is a new owner (and, after an
+	 * unshare(CLONE_NEWPID) in its parent, in another pid namespace). */
 	fork_gen++;
 	self_valid = 0;
+	light.valid = 0;
 }
 
 static void init_once(void)
@@ -129,6 +147,22 @@ const struct owner_id *yank__self(void)
 	if (!__atomic_load_n(&self_valid, __ATOMIC_ACQUIRE))
 		fill_self();
 	return &self_id;
+}
+
+pid_t yank__self_pid(void)
+{
+	pthread_once(&once, init_once);
+	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
+		fill_light();
+	return light.pid;
+}
+
+uint64_t yank__self_pidns(void)
+{
+	pthread_once(&once, init_once);
+	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
+		fill_light();
+	return light.pidns_ino;
 }
 
 unsigned int yank__fork_generation(void)

@@ -15,6 +15,10 @@ struct owner_id {
 
 /* This process, cached; refreshed in a forked child. */
 const struct owner_id *yank__self(void);
+/* Its pid and pid namespace only, without the /proc read the start time
+ * costs: all a yanker needs, on the path an operator waits for. */
+pid_t yank__self_pid(void);
+uint64_t yank__self_pidns(void);
 
 /* Start time of @pid from /proc: 0 and *out, -ESRCH when gone or a zombie. */
 int yank__proc_start_time(pid_t pid, uint64_t *out);
