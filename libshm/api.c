@@ -336,7 +336,11 @@ static int ensure_proc(yank_registry *reg)
 /* NULL and "" are native; otherwise 1 to YANK_NS_MAX of [A-Za-z0-9._:-]. */
 static int check_ns(const char *ns, size_t *len)
 {
-	size_t n = ns ? strnlen(ns, YANK_NS_MAX + 1) : 0;
+	if (!ns || !*ns) {
+		*len = 0;
+		return 0;
+	}
+	size_t n = strnlen(ns, YANK_NS_MAX + 1);
 	if (n > YANK_NS_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
@@ -349,8 +353,9 @@ static int check_ns(const char *ns, size_t *len)
 /* Check @ns and @inst and make their key: 0, or the check's error. */
 static int key_of(const char *ns, const struct yank_instance *inst, struct inst_key *k)
 {
-	size_t ns_len;
-	int r = check_ns(ns, &ns_len);
+	size_t ns_len = 0;
+	/* Native is the common case: no call for it. */
+	int r = ns && *ns ? check_ns(ns, &ns_len) : 0;
 	if (r == 0)
 		r = yank_check_instance(inst);
 	if (r < 0)
@@ -443,8 +448,8 @@ static int do_unregister_instance(yank_registry *reg, const char *ns,
 	uint64_t gen;
 	FAULT("unregister.locked");
 	r = find_mine(reg, &k, &idx, &gen);
-	const struct inst_slot *in = &reg->seg.insts[idx];
-	if (r == 0 && (in->n_fds || in->n_cbs || in->n_pxs))
+	if (r == 0 && (reg->seg.insts[idx].n_fds || reg->seg.insts[idx].n_cbs ||
+		       reg->seg.insts[idx].n_pxs))
 		r = -EBUSY;
 	if (r == 0)
 		yank__inst_release(&reg->seg, idx);

@@ -78,9 +78,11 @@ struct inst_slot {
 	uint32_t n_pxs;    /* derived from the record array */
 	uint32_t flags;    /* INST_F_* */
 	uint32_t ns_len;   /* bytes of ns, at most NS_MAX; 0 for a native instance */
-	char ns[NS_MAX + 1]; /* owner namespace, NUL-terminated at ns_len */
 	uint32_t name_len; /* bytes of name, at most 255 */
-	char name[256];    /* last, so that a reader copies only what is used */
+	/* A reader copies only the used part of each; a native instance's
+	 * registration touches no byte of ns, which is past the name. */
+	char name[256];    /* NUL-terminated at name_len */
+	char ns[NS_MAX + 1]; /* owner namespace, NUL-terminated at ns_len when ns_len > 0 */
 };
 
 struct rec_slot {
@@ -173,6 +175,7 @@ struct seg_hdr {
 _Static_assert(sizeof(struct slot_head) == 16, "slot_head size");
 _Static_assert(sizeof(struct proc_slot) == 120, "proc_slot size");
 _Static_assert(sizeof(struct inst_slot) == 400, "inst_slot size");
+_Static_assert(offsetof(struct inst_slot, ns) > offsetof(struct inst_slot, name), "ns after name");
 _Static_assert(sizeof(struct audit_slot) == 792, "audit_slot size");
 _Static_assert(sizeof(struct rec_slot) == 72, "rec_slot size");
 _Static_assert(offsetof(struct seg_hdr, lock) % 64 == 0, "lock alignment");

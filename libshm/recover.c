@@ -73,7 +73,8 @@ static int inst_ok(const struct seg *s, const struct inst_slot *in)
 		return 0;
 	if ((in->type == 3) != (in->name_len == 0))
 		return 0;
-	if (in->ns_len > NS_MAX || in->ns[in->ns_len] != '\0' || memchr(in->ns, '\0', in->ns_len))
+	if (in->ns_len > NS_MAX ||
+	    (in->ns_len && (in->ns[in->ns_len] != '\0' || memchr(in->ns, '\0', in->ns_len))))
 		return 0;
 	return proc_ok(s, in->proc, in->proc_gen);
 }

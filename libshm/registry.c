@@ -74,15 +74,6 @@ uint32_t yank__name_hash(uint32_t type, const char *name, size_t len)
 	return (uint32_t)h;
 }
 
-uint32_t yank__inst_hash(const char *ns, size_t ns_len, uint32_t type, const char *name,
-			 size_t len)
-{
-	uint32_t h = yank__name_hash(type, name, len);
-	if (ns_len)
-		h = (h ^ yank__name_hash(0xa5, ns, ns_len)) * 0x9e3779b1u;
-	return h;
-}
-
 /*
  * Copy @len bytes of a slot consistently.  Plain memcpy between the two
  * counter reads is the usual seqlock compromise: the copy may be torn, and
@@ -136,7 +127,8 @@ static int valid_inst(const struct seg *s, const struct inst_slot *c)
 		return 0;
 	if (c->name[c->name_len] != '\0' || memchr(c->name, '\0', c->name_len))
 		return 0;
-	if (c->ns_len > NS_MAX || c->ns[c->ns_len] != '\0' || memchr(c->ns, '\0', c->ns_len))
+	if (c->ns_len > NS_MAX ||
+	    (c->ns_len && (c->ns[c->ns_len] != '\0' || memchr(c->ns, '\0', c->ns_len))))
 		return 0;
 	return (c->type == 3) == (c->name_len == 0);
 }
@@ -147,15 +139,18 @@ int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out)
 		return -EPROTO;
 	const struct inst_slot *slot = &s->insts[idx];
 	struct inst_slot c;
-	/* Copy only as much of the name as is used: queries read every slot. */
+	/* Copy only as much of the name as is used (queries read every slot),
+	 * and the namespace, past it, only when there is one. */
 	uint32_t nl = __atomic_load_n(&slot->name_len, __ATOMIC_RELAXED);
-	size_t len = offsetof(struct inst_slot, name) + (nl > 255 ? 256 : nl + 1);
+	uint32_t nsl = __atomic_load_n(&slot->ns_len, __ATOMIC_RELAXED);
+	size_t len = nsl ? sizeof(c) : offsetof(struct inst_slot, name) + (nl > 255 ? 256 : nl + 1);
 	int r = snapshot(&slot->h, &c, len);
 	if (r < 0)
 		return r;
 	if (c.h.state == SLOT_FREE)
 		return -ENOENT;
-	if (c.name_len != nl) { /* changed between the length read and the copy */
+	/* Either length changed between its read and the copy: copy it all. */
+	if (len != sizeof(c) && (c.name_len != nl || c.ns_len != 0)) {
 		r = snapshot(&slot->h, &c, sizeof(c));
 		if (r < 0)
 			return r;
@@ -175,7 +170,8 @@ int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out)
 	out->n_pxs = c.n_pxs;
 	out->flags = c.flags;
 	out->ns_len = c.ns_len;
-	memcpy(out->ns, c.ns, c.ns_len + 1);
+	memcpy(out->ns, c.ns, c.ns_len);
+	out->ns[c.ns_len] = '\0';
 	out->name_len = c.name_len;
 	memcpy(out->name, c.name, c.name_len + 1);
 	return 0;
@@ -515,8 +511,10 @@ int yank__inst_claim_key(struct seg *s, uint32_t proc, uint64_t proc_gen,
 	in->n_pxs = 0;
 	in->flags = 0;
 	in->ns_len = (uint32_t)k->ns_len;
-	memset(in->ns, 0, sizeof(in->ns));
-	memcpy(in->ns, k->ns, k->ns_len);
+	if (k->ns_len) {
+		memcpy(in->ns, k->ns, k->ns_len);
+		in->ns[k->ns_len] = '\0';
+	}
 	in->name_len = (uint32_t)k->len;
 	memcpy(in->name, k->name, k->len);
 	in->name[k->len] = '\0';

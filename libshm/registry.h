@@ -63,8 +63,14 @@ enum table_id { T_PROC, T_INST, T_REC };
 
 uint32_t yank__name_hash(uint32_t type, const char *name, size_t len);
 /* Of an instance's identity: the name's hash for a native one. */
-uint32_t yank__inst_hash(const char *ns, size_t ns_len, uint32_t type, const char *name,
-			 size_t len);
+static inline uint32_t yank__inst_hash(const char *ns, size_t ns_len, uint32_t type,
+				       const char *name, size_t len)
+{
+	uint32_t h = yank__name_hash(type, name, len);
+	if (ns_len)
+		h = (h ^ yank__name_hash(0xa5, ns, ns_len)) * 0x9e3779b1u;
+	return h;
+}
 void yank__table(struct seg *s, enum table_id id, struct table *t);
 static inline struct slot_head *table_slot(const struct table *t, uint32_t i)
 {
@@ -165,7 +171,7 @@ static inline int inst_is(const struct inst_slot *in, const struct inst_key *k)
 {
 	return in->hash == k->hash && in->type == k->type && in->name_len == k->len &&
 	       in->ns_len == k->ns_len && memcmp(in->name, k->name, k->len) == 0 &&
-	       memcmp(in->ns, k->ns, k->ns_len) == 0;
+	       (k->ns_len == 0 || memcmp(in->ns, k->ns, k->ns_len) == 0);
 }
 
 /*
