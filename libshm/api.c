@@ -122,9 +122,13 @@ YANK_PUBLIC const char *yank_type_name(enum yank_type type)
 	return NULL;
 }
 
+/* From yank.h's numbers, so that a release bumps one place (and the Makefile). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 YANK_PUBLIC const char *yank_version(void)
 {
-	return "0.1.0";
+	return STR(YANK_VERSION_MAJOR) "." STR(YANK_VERSION_MINOR) "." STR(YANK_VERSION_PATCH);
 }
 
 /* ---- open and close ---- */

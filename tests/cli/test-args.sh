@@ -147,6 +147,10 @@ expect_rc 0 "help" "$YANKCTL" help
 out_has "Commands:" "help lists commands"
 expect_rc 0 "--version" "$YANKCTL" --version
 if grep -qE '^yankctl [0-9]+\.[0-9]+\.[0-9]+$' "$T/out"; then ok; else not_ok "--version output: $(cat "$T/out")"; fi
+# The library's version is the release's: the Makefile's VERSION, which
+# names the shared library and the packages.
+release=$(sed -n 's/^VERSION *:= *//p' "$(dirname "$0")/../../Makefile")
+check "--version says the release, $release" test "$(cat "$T/out")" = "yankctl $release"
 expect_rc 0 "-V" "$YANKCTL" -V
 
 # Options before or after the command, in every spelling.
