@@ -123,6 +123,9 @@ clients_say
 yc list
 echo "(nothing left registered)"
 
+step "Who yanked what: the audit log (also in syslog)"
+yc log
+
 step "Registry health"
 yc status
 
