@@ -226,7 +226,9 @@ static int flush(struct agent *a, struct batch *b, int more)
  * one function, argument and namespace go to one call, so that the system
  * behind sees them together (QEMU checks one yank's instances at once).
  * One read-side section over all of it: a record found here cannot be
- * unregistered until its call has returned.
+ * unregistered until its call has returned.  A group whose turn comes
+ * after the yanker's deadline is not called: the yanker has reported it
+ * as not done, and running it now would make that a lie.
  */
 static void run_proxies(struct agent *a, const struct wire_msg *m)
 {
@@ -254,9 +256,11 @@ static void run_proxies(struct agent *a, const struct wire_msg *m)
 			a->px_out[k++] = (int)j;
 			a->px_done[a->px_at[j]] = 1;
 		}
-		run_proxy(lead, a->px_list, k, a->px_got);
+		int late = yank__now_ns() > m->deadline;
+		if (!late)
+			run_proxy(lead, a->px_list, k, a->px_got);
 		for (uint32_t q = 0; q < k; q++)
-			a->px_res[a->px_at[a->px_out[q]]] = a->px_got[q];
+			a->px_res[a->px_at[a->px_out[q]]] = late ? -ETIMEDOUT : a->px_got[q];
 	}
 	yank__local_read_unlock();
 }

@@ -141,6 +141,10 @@ static void proxy(void *opaque, const char *ns, const struct yank_instance *list
 	snprintf(seen->ns, sizeof(seen->ns), "%s", ns);
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = list[i].name ? list[i].name : "";
+		if (!strcmp(nm, "slow")) {
+			struct timespec ts = { 0, 600000000 };
+			nanosleep(&ts, NULL);
+		}
 		res[i] = !strcmp(nm, "gone") ? -ENOENT :
 			 !strcmp(nm, "bad")  ? -EIO :
 			 !strcmp(nm, "mute") ? -ETIMEDOUT :
@@ -299,6 +303,60 @@ Test(namespace, a_stopped_proxy_is_no_agent_and_nothing_is_taken)
 	tu_write_byte(quit, 'q');
 	cr_assert_eq(tu_exit_code(pid, 20000), 0);
 	cr_assert_eq(seen->calls, 0, "a yanker that gave up must not have it run later");
+	yank_close(r);
+}
+
+/*
+ * Two namespaces of one owner in one yank: the first proxy takes longer
+ * than the yanker waits, so the second's turn comes after the deadline
+ * and it must not be called at all.
+ */
+Test(namespace, a_proxy_whose_turn_comes_too_late_is_not_called)
+{
+	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(seen != MAP_FAILED);
+	memset(seen, 0, sizeof(*seen));
+	const char *seg = tu_segment("ns-late");
+	const struct yank_instance slow = { YANK_CHARDEV, "slow" }, quick = { YANK_CHARDEV, "quick" };
+	int up[2], down[2];
+	cr_assert(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		tu_child_init();
+		yank_registry *r;
+		if (yank_open(seg, &r) < 0 || yank_register_instance_ns(r, "qemu:a", &slow) < 0 ||
+		    yank_register_proxy(r, "qemu:a", &slow, proxy, NULL) < 0 ||
+		    yank_register_instance_ns(r, "qemu:b", &quick) < 0 ||
+		    yank_register_proxy(r, "qemu:b", &quick, proxy, NULL) < 0)
+			_exit(3);
+		tu_write_byte(up[1], 'r');
+		tu_read_byte(down[0], 60000);
+		yank_close(r);
+		_exit(0);
+	}
+	cr_assert_eq(tu_read_byte(up[0], 10000), 'r', "proxy owner did not come up");
+	struct yank_open_opts o = { .agent_timeout_ms = 300 };
+	yank_registry *r;
+	cr_assert_eq(yank_open_with(seg, &o, &r), 0);
+	const struct yank_instance list[] = { slow, quick };
+	const char *ns[] = { "qemu:a", "qemu:b" };
+	struct yank_failure *f;
+	size_t nf;
+	cr_assert_eq(yank_yank_ns(r, ns, list, 2, &f, &nf), -EIO);
+	cr_assert_eq(nf, 2);
+	cr_assert(f[0].kind == YANK_FAIL_NO_AGENT && f[1].kind == YANK_FAIL_NO_AGENT);
+	yank_failures_free(f, nf);
+	yank_close(r);
+	/* The agent serves one request at a time: once this one is answered,
+	 * the first is over, and qemu:b was called only now. */
+	cr_assert_eq(yank_open(seg, &r), 0);
+	cr_assert_eq(yank_yank_ns(r, &ns[1], &quick, 1, NULL, NULL), 0);
+	cr_assert_eq(seen->calls, 2, "calls %d: qemu:b was run after its yanker gave up",
+		     seen->calls);
+	cr_assert_str_eq(seen->ns, "qemu:b");
+	tu_write_byte(down[1], 'q');
+	cr_assert_eq(tu_exit_code(pid, 20000), 0);
 	yank_close(r);
 }
 
