@@ -177,7 +177,7 @@ $(B)/yankctl: $(TOOL_OBJS) $(B)/libyank.a
 $(B)/obj/qmpd/%.o: qmpd/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
-	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Iqmpd $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Iqmpd -Ilibshm $(CFLAGS) -c -o $@ $<
 $(B)/yank-qmpd: $(QMPD_OBJS) $(B)/libyank.a
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(QMPD_OBJS) $(B)/libyank.a $(LIB_LIBS) $(JSON_LIBS)

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "qmpd.h"
 
 #define ATTACH_STEP_MS 1000      /* greeting, capabilities, each query at attach */
@@ -149,13 +150,10 @@ static int listed(const json_t *list, const struct yank_instance *in)
 	return 0;
 }
 
-/* "chardev:c0", "block-node:nbd0", "migration". */
+/* "chardev:c0", in the one spelling the library and yankctl use. */
 static const char *spell(enum yank_type type, const char *name, char *buf, size_t size)
 {
-	if (type == YANK_MIGRATION)
-		snprintf(buf, size, "migration");
-	else
-		snprintf(buf, size, "%s:%s", yank_type_name(type), name);
+	yank__spell(NULL, (uint32_t)type, name, buf, size);
 	return buf;
 }
 
