@@ -389,19 +389,21 @@ static void heal(struct agent *a)
 	}
 }
 
-static void take_connection(struct agent *a, int c)
+/* Returns 1 when @c joined the pending connections (as the last one). */
+static int take_connection(struct agent *a, int c)
 {
 	__atomic_add_fetch(&a->connections, 1, __ATOMIC_RELAXED);
 	if (!yank__peer_allowed(c, a->cfg.uid, a->cfg.use_group, a->cfg.group)) {
 		send_error(c, -EACCES);
 		close(c);
-		return;
+		return 0;
 	}
 	struct pending *p = &a->pend[a->npend];
 	if (yank__own_fd_set(&p->c, c) < 0)
-		return;
+		return 0;
 	p->until = yank__now_ns() + (uint64_t)a->cfg.timeout_ms * 1000000u;
 	a->npend++;
+	return 1;
 }
 
 static void accept_one(struct agent *a)
@@ -413,9 +415,18 @@ static void accept_one(struct agent *a)
 		yank__own_fd_close(&a->reserve);
 		c = accept4(a->ep.lfd.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	}
-	if (c >= 0)
-		take_connection(a, c);
-	else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+	if (c >= 0) {
+		if (!take_connection(a, c))
+			return;
+		/* A yanker sends its request as soon as it is connected, so it
+		 * is usually queued by now: answer it without another round
+		 * through poll().  A silent one waits in the pending set. */
+		struct pollfd q = { c, POLLIN, 0 };
+		if (poll(&q, 1, 0) == 1) {
+			serve(a, c);
+			drop_pending(a, a->npend - 1);
+		}
+	} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 		a->backoff = 1; /* no reserve left, or worse: stop polling it for a while */
 }
 
