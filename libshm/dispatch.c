@@ -306,6 +306,12 @@ static void to_fallback(struct owner *o, enum yank_failure_kind why, int err)
 	o->why_err = err;
 }
 
+static int other_pidns(uint64_t ino)
+{
+	uint64_t mine;
+	return ino && (mine = yank__self_pidns()) != 0 && mine != ino;
+}
+
 /*
  * Connect to @o's agent and send the first request.  The agent must be the
  * one recorded: its listener's SO_PEERCRED names the owner's pid (when its
@@ -314,7 +320,6 @@ static void to_fallback(struct owner *o, enum yank_failure_kind why, int err)
  */
 static void connect_owner(struct job *j, struct owner *o)
 {
-	uint64_t my_ns = yank__self_pidns();
 	int r = yank__agent_connect(o->pv.agent, o->pv.agent_len, &o->conn);
 	uint64_t now = yank__now_ns();
 	int refused = r == -ECONNREFUSED || r == -ENOENT;
@@ -328,9 +333,12 @@ static void connect_owner(struct job *j, struct owner *o)
 		return;
 	}
 	if (r == 0) {
-		int same_ns = !o->pv.pidns_ino || !my_ns || o->pv.pidns_ino == my_ns;
-		r = yank__peer_is(o->conn, same_ns ? o->pv.pid : 0, o->pv.uid);
-		if (r == -EPERM) {
+		r = yank__peer_is(o->conn, o->pv.pid, o->pv.uid);
+		/* Pids compare only within one pid namespace.  Which one is ours
+		 * costs a lookup in /proc, so it is asked only when they differ. */
+		if (r == -ESRCH && other_pidns(o->pv.pidns_ino))
+			r = yank__peer_is(o->conn, 0, o->pv.uid);
+		if (r == -EPERM || r == -ESRCH) {
 			to_fallback(o, YANK_FAIL_OWNER_GONE, -EPERM);
 			return;
 		}

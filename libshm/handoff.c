@@ -246,9 +246,9 @@ int yank__peer_is(int sock, pid_t pid, uid_t uid)
 	socklen_t len = sizeof(cr);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return -errno;
-	if (cr.uid != uid || (pid > 0 && cr.pid != pid))
+	if (cr.uid != uid)
 		return -EPERM;
-	return 0;
+	return pid > 0 && cr.pid != pid ? -ESRCH : 0;
 }
 
 int yank__agent_probe(const char *path, uint32_t len, pid_t pid, uid_t uid)
@@ -262,5 +262,5 @@ int yank__agent_probe(const char *path, uint32_t len, pid_t pid, uid_t uid)
 		return 1; /* a full backlog, no permission, no file: cannot tell */
 	r = yank__peer_is(s, pid, uid);
 	close(s);
-	return r != -EPERM;
+	return r != -EPERM && r != -ESRCH;
 }

@@ -51,7 +51,8 @@ int yank__agent_connect(const char *path, uint32_t len, int *out);
 /*
  * Is the listener at the other end of @sock the one recorded: uid @uid and
  * (when @pid > 0) process @pid?  SO_PEERCRED gives the credentials of
- * whoever called listen(), which nobody else can forge.  0, -EPERM, -errno.
+ * whoever called listen(), which nobody else can forge.  0; -EPERM for
+ * another uid, -ESRCH for the right uid but another pid; -errno.
  */
 int yank__peer_is(int sock, pid_t pid, uid_t uid);
 
