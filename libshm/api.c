@@ -86,8 +86,10 @@ static int check_name(const unsigned char *s, size_t len)
 	return 0;
 }
 
-YANK_PUBLIC int yank_check_instance(const struct yank_instance *inst)
+/* yank_check_instance(), also giving the name's length (0 for migration). */
+static int check_instance(const struct yank_instance *inst, size_t *len)
 {
+	*len = 0;
 	if (!inst)
 		return -EINVAL;
 	if (inst->type == YANK_MIGRATION)
@@ -101,12 +103,21 @@ YANK_PUBLIC int yank_check_instance(const struct yank_instance *inst)
 	size_t i = 0;
 	while (i <= YANK_NAME_MAX && (unsigned char)(p[i] - 0x20) < 0x5f)
 		i++;
-	if (i <= YANK_NAME_MAX && p[i] == '\0')
+	if (i <= YANK_NAME_MAX && p[i] == '\0') {
+		*len = i;
 		return 0;
-	size_t len = strnlen(inst->name, YANK_NAME_MAX + 1);
-	if (len > YANK_NAME_MAX)
+	}
+	size_t n = strnlen(inst->name, YANK_NAME_MAX + 1);
+	if (n > YANK_NAME_MAX)
 		return -ENAMETOOLONG;
-	return check_name(p, len);
+	*len = n;
+	return check_name(p, n);
+}
+
+YANK_PUBLIC int yank_check_instance(const struct yank_instance *inst)
+{
+	size_t len;
+	return check_instance(inst, &len);
 }
 
 YANK_PUBLIC const char *yank_type_name(enum yank_type type)
@@ -357,15 +368,15 @@ static int check_ns(const char *ns, size_t *len)
 /* Check @ns and @inst and make their key: 0, or the check's error. */
 static int key_of(const char *ns, const struct yank_instance *inst, struct inst_key *k)
 {
-	size_t ns_len = 0;
+	size_t ns_len = 0, len;
 	/* Native is the common case: no call for it. */
 	int r = ns && *ns ? check_ns(ns, &ns_len) : 0;
 	if (r == 0)
-		r = yank_check_instance(inst);
+		r = check_instance(inst, &len);
 	if (r < 0)
 		return r;
-	const char *n = inst->name ? inst->name : "";
-	*k = inst_key_ns(ns_len ? ns : "", ns_len, (uint32_t)inst->type, n, strlen(n));
+	*k = inst_key_ns(ns_len ? ns : "", ns_len, (uint32_t)inst->type, len ? inst->name : "",
+			 len);
 	return 0;
 }
 
