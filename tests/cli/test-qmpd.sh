@@ -347,8 +347,9 @@ check "another client holds vm3's yank monitor" wait_for "grep -qs holding '$T/h
 t0=$(date +%s%N)
 put_record "$D" vm3 "{\"name\": \"vm3\", \"socket\": \"$T/vm3.yank\"}"
 check "a held monitor is refused" wait_for "log_has q 'refused vm3: no greeting within 1 s'" 60
+# A cause, not a speed: it cannot be refused before the greeting's second.
 ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$ms" -ge 900 ] && [ "$ms" -le 2500 ]; then ok; else not_ok "the held monitor was refused after $ms ms, not about 1 s"; fi
+if [ "$ms" -ge 900 ]; then ok; else not_ok "the held monitor was refused after $ms ms, before its 1 s"; fi
 { kill "$holder" && wait "$holder"; } 2>/dev/null
 check "vm3 attached once the monitor was free" wait_for "log_has q 'attached vm3 (0 instances'" 160
 
@@ -365,10 +366,9 @@ expect_rc 3 "a yank the stopped QEMU cannot answer" \
 	"$YANKCTL" --segment "$S" yank qemu:vm3/chardev:x0 qemu:vm1/chardev:c1
 err_has "qemu:vm3/chardev:x0" "the unanswered instance is named"
 check "the other QEMU's part went through" no grep -q 'qemu:vm1' "$T/err"
-t0=$(date +%s%N)
+# vm3's unanswered sync now waits 2 s and more; yankctl gives the proxy
+# 1 s.  Were vm1's yank queued behind vm3's wait, it would fail (exit 3).
 expect_rc 0 "a yank of another QEMU meanwhile" "$YANKCTL" --segment "$S" yank qemu:vm1/chardev:c1
-ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$ms" -lt 500 ]; then ok; else not_ok "a yank of vm1 took $ms ms while vm3 was stopped"; fi
 kill -CONT "$(cat "$T/vm3.qpid")"
 check "it answers again: the mark is cleared" wait_for "! unresponsive qemu:vm3" 60
 check "logged" wait_for "log_has q 'vm3 responsive again'"
