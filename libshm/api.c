@@ -43,13 +43,18 @@ static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct yank_registry *open_list;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+/* An agent half made at fork() would leave the child a held agent_mu. */
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&open_mu);
+	for (struct yank_registry *r = open_list; r; r = r->next_open)
+		pthread_mutex_lock(&r->agent_mu);
 }
 
 static void fork_parent(void)
 {
+	for (struct yank_registry *r = open_list; r; r = r->next_open)
+		pthread_mutex_unlock(&r->agent_mu);
 	pthread_mutex_unlock(&open_mu);
 }
 
@@ -58,6 +63,7 @@ static void fork_child(void)
 {
 	pthread_mutex_init(&open_mu, NULL);
 	for (struct yank_registry *r = open_list; r; r = r->next_open) {
+		pthread_mutex_init(&r->agent_mu, NULL);
 		r->have_proc = 0;
 		if (r->local)
 			yank__local_forget(r->local);
@@ -187,6 +193,7 @@ static int open_common(const char *segment, const struct yank_open_opts *opts, i
 		free(reg);
 		return r;
 	}
+	pthread_mutex_init(&reg->agent_mu, NULL);
 	reg->lock_ms = p.wait_ms;
 	reg->agent_ms = o.agent_timeout_ms ? o.agent_timeout_ms : DEF_AGENT_MS;
 	if (reg->agent_ms > MAX_WAIT_MS)
@@ -291,6 +298,7 @@ static void do_close(yank_registry *reg)
 	if (yank__agent_stop(reg->agent) == 0)
 		yank__local_free(reg->local);
 	yank__seg_close(&reg->seg);
+	pthread_mutex_destroy(&reg->agent_mu);
 	free(reg);
 }
 
@@ -313,13 +321,44 @@ static int locked(yank_registry *reg)
 	return r;
 }
 
-static int ensure_agent(yank_registry *reg);
+/*
+ * Before the registry lock: the local table and the agent that answers
+ * for this process.  Every owner has an agent from its first registration,
+ * even one with instances only: its listener is what tells an image that
+ * exec'd from one that still runs (yank__proc_gone).
+ */
+static int start_agent(yank_registry *reg)
+{
+	if (__atomic_load_n(&reg->agent, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&reg->agent_mu);
+	int r = 0;
+	if (!reg->local)
+		r = yank__local_new(reg->seg.cap_rec, &reg->local);
+	if (r == 0 && !reg->agent) {
+		struct agent_cfg cfg = { reg->local, reg->uid, reg->use_group, reg->group,
+					 reg->agent_ms };
+		struct agent *a;
+		FAULT("agent.starting");
+		r = yank__agent_start(&cfg, &a);
+		if (r == 0)
+			__atomic_store_n(&reg->agent, a, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&reg->agent_mu);
+	return r;
+}
+
+/* start_agent(), then the registry lock. */
+static int locked_with_agent(yank_registry *reg)
+{
+	int r = start_agent(reg);
+	return r < 0 ? r : locked(reg);
+}
 
 /*
- * Lock held: our process slot, claimed on first use, and the agent that
- * answers for it.  Every owner has an agent from the start, even one with
- * instances only: its listener is what tells an image that exec'd from
- * one that still runs (yank__proc_gone).
+ * Lock held, start_agent() done: our process slot, claimed on first use
+ * (or anew, when ours was reaped or repaired away), leading yankers to
+ * our agent.
  */
 static int ensure_proc(yank_registry *reg)
 {
@@ -332,20 +371,10 @@ static int ensure_proc(yank_registry *reg)
 	if (r < 0)
 		return r;
 	reg->have_proc = 1;
-	if (reg->agent) {
-		/* A slot claimed anew (ours was reaped or repaired away) must
-		 * still lead yankers to the agent we already run. */
-		uint32_t len;
-		const char *addr = yank__agent_addr(reg->agent, &len);
-		yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
-		return 0;
-	}
-	r = ensure_agent(reg);
-	if (r < 0) {
-		yank__proc_release(&reg->seg, reg->proc);
-		reg->have_proc = 0;
-	}
-	return r;
+	uint32_t len;
+	const char *addr = yank__agent_addr(reg->agent, &len);
+	yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
+	return 0;
 }
 
 /* NULL and "" are native; otherwise 1 to YANK_NS_MAX of [A-Za-z0-9._:-]. */
@@ -419,7 +448,7 @@ static int do_register_instance(yank_registry *reg, const char *ns,
 	struct inst_key k;
 	int r = check_args(reg, ns, inst, &k);
 	if (r == 0)
-		r = locked(reg);
+		r = locked_with_agent(reg);
 	if (r < 0)
 		return r;
 	FAULT("register.locked");
@@ -487,24 +516,6 @@ YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_i
 }
 
 /* Lock held: the local table and the agent, started on the first record. */
-static int ensure_agent(yank_registry *reg)
-{
-	int r = 0;
-	if (!reg->local)
-		r = yank__local_new(reg->seg.cap_rec, &reg->local);
-	if (r == 0 && !reg->agent) {
-		struct agent_cfg cfg = { reg->local, reg->uid, reg->use_group, reg->group,
-					 reg->agent_ms };
-		r = yank__agent_start(&cfg, &reg->agent);
-		if (r == 0) {
-			uint32_t len;
-			const char *addr = yank__agent_addr(reg->agent, &len);
-			yank__proc_set_agent(&reg->seg, reg->proc, addr, len);
-		}
-	}
-	return r;
-}
-
 /* What a proxied function is told of its record's instance. */
 static int make_ident(const struct inst_key *k, struct local_ident **out)
 {
@@ -530,14 +541,12 @@ static int add_record_nc(yank_registry *reg, const char *ns, const struct yank_i
 	if (r == 0 && kind == REC_PX)
 		r = make_ident(&k, &lr.id);
 	if (r == 0)
-		r = locked(reg);
+		r = locked_with_agent(reg);
 	if (r < 0) {
 		free(lr.id);
 		return r;
 	}
 	r = find_mine(reg, &k, &lr.inst, &lr.inst_gen);
-	if (r == 0)
-		r = ensure_agent(reg);
 	if (r == 0)
 		r = yank__rec_claim(&reg->seg, lr.inst, kind, fd, lr.dev, lr.ino, &lr.rec,
 				    &lr.rec_gen);

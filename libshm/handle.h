@@ -27,6 +27,10 @@ struct yank_registry {
 	int have_proc;
 	uint32_t proc;
 	uint64_t proc_gen;
+	/* Made before the registry lock is taken, under agent_mu: starting a
+	 * thread and its listener is no work for other processes to wait on.
+	 * Set once (atomically), cleared only in a forked child. */
+	pthread_mutex_t agent_mu;
 	struct local *local;
 	struct agent *agent;
 

@@ -96,6 +96,37 @@ static void scene_end(struct scene *sc)
 }
 
 /*
+ * A process stopped while it starts its agent (its first registration)
+ * holds no registry lock: another process registers at once, and after
+ * SIGCONT the stopped one's registration completes.
+ */
+Test(stopped, agent_start_holds_no_registry_lock)
+{
+	struct scene sc;
+	scene_open(&sc, "agentstart", rb_ms(1000));
+	struct rb_peer p;
+	scene_peer(&sc, &p, rb_ms(3000), rb_ms(1000));
+	stop_at(&p, "agent.starting", "inst c:late");
+
+	struct yank_status st;
+	cr_assert_eq(yank_status(sc.reg, &st), 0);
+	cr_assert_eq(st.lock_holder, 0, "pid %d holds the lock while starting its agent",
+		     (int)st.lock_holder);
+	const struct yank_instance mine = { YANK_CHARDEV, "mine" };
+	int r = yank_register_instance(sc.reg, &mine);
+	cr_assert_eq(r, 0, "a registration behind a starting agent: %s", yank_strerror(r));
+
+	cr_assert_eq(kill(p.pid, SIGCONT), 0);
+	cr_assert_eq(rb_reply(&p, rb_ms(5000)), 0, "the continued registration: '%s'", p.last);
+	struct rb_want want[2] = { { YANK_CHARDEV, "late", p.pid, 0, 0 },
+				   { YANK_CHARDEV, "mine", getpid(), 0, 0 } };
+	char why[1024];
+	cr_assert_eq(rb_query_is(sc.reg, want, 2, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(yank_unregister_instance(sc.reg, &mine), 0);
+	scene_end(&sc);
+}
+
+/*
  * A registrant stopped inside the registry lock: queries, yanks and status
  * go on; another writer gets -ETIMEDOUT within its bound; after SIGCONT
  * everybody proceeds and the registry is consistent.
