@@ -3,7 +3,9 @@
 /*
  * One worker per QEMU: attach to its yank monitor while it is healthy,
  * mirror its yank instances into the registry under namespace
- * "qemu:<name>", keep the mirror current, and carry out yanks of them.
+ * "qemu:<name>", and keep the mirror current.  The yanks of them are
+ * carried out by proxy.c, on libyank's agent thread, over the connection
+ * this worker opens and closes (vm.h says what the two share).
  *
  * Attach: connect; the greeting within 1 s, offering "oob"; then
  * qmp_capabilities enabling oob, query-yank (oob) and query-chardev
@@ -18,16 +20,6 @@
  * 1 s marks the namespace unresponsive and keeps the mirror; the request
  * is then repeated at growing intervals (at most one in flight, so a
  * stopped QEMU's socket does not fill up) until an answer clears the mark.
- *
- * Yank: libyank's agent thread calls proxy_yank() once with every
- * instance of this QEMU that one yank names.  They go out as one exec-oob
- * yank, so QEMU checks them together.  QEMU refuses the whole command
- * when one is missing (DeviceNotFound, which does not say which): then a
- * query-yank tells which are gone, those are reported -ENOENT, and the
- * yank is sent again for the ones still there, since QEMU yanked nothing
- * the first time.  All of it within 800 ms, under the yanker's 1 s; within
- * 150 ms for a QEMU already marked unresponsive, since the agent runs one
- * proxied yank after another and a silent QEMU must not eat the others' time.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,13 +29,11 @@
 
 #include "audit.h"
 #include "qmpd.h"
+#include "vm.h"
 
 #define ATTACH_STEP_MS 1000      /* greeting, capabilities, each query at attach */
 #define SYNC_TIMEOUT_MS 1000     /* a sync unanswered this long: unresponsive */
 #define UNRESPONSIVE_MAX_MS 60000 /* longest wait between syncs of a silent QEMU */
-#define YANK_BUDGET_MS 800       /* a proxied yank, all rounds */
-#define YANK_SILENT_MS 150       /* the same, for a QEMU marked unresponsive */
-#define YANK_ROUNDS 4            /* yank, find the vanished, yank the rest... */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 5000
 #define STOP_DRAIN_MS 5000       /* proxied yanks still using a closing monitor */
@@ -57,37 +47,6 @@ struct minst {
 	int registered;
 	int err;        /* the registration error last reported, or 0 */
 	int seen;       /* in the latest query-yank */
-};
-
-struct qmpd_vm {
-	struct qmpd_record rec;
-	char ns[8 + QMPD_NAME_MAX];
-	yank_registry *reg;
-	pthread_t thread;
-
-	pthread_mutex_t lock;   /* the fields up to the next comment */
-	pthread_cond_t cond;
-	int stop;
-	char stop_why[64];
-	int resync;             /* an event or a yank: sync now */
-	int lost;               /* the connection is gone */
-	struct qmp_conn *conn;  /* from connect to close */
-	int attached;           /* proxied yanks may use conn */
-	int users;              /* proxied yanks using conn now */
-	int poke;               /* the record was written again: retry an attach now */
-	int was_attached;       /* attached when the stop came */
-	int silent;             /* marked unresponsive: do not wait long for it */
-	char note[512];         /* a proxied yank's outcome, for the worker to log */
-
-	/* The worker thread's own. */
-	char own_chardev[256];
-	struct minst *mirror;
-	size_t n_mirror, cap_mirror;
-	int unresponsive;       /* syncs go unanswered */
-	int marked;             /* what the registry was told */
-	int64_t unresp_wait;
-	char refusal[512];      /* the attach failure last logged */
-	char sync_err[256];     /* the query-yank error last logged */
 };
 
 /* ---- instances: QMP <-> libyank ---- */
@@ -114,19 +73,6 @@ static int inst_from_json(const json_t *o, enum yank_type *type, const char **na
 	return *name ? 0 : -1;
 }
 
-static json_t *inst_to_json(const struct yank_instance *in)
-{
-	switch (in->type) {
-	case YANK_BLOCK_NODE:
-		return json_pack("{s:s, s:s}", "type", "block-node", "node-name", in->name);
-	case YANK_CHARDEV:
-		return json_pack("{s:s, s:s}", "type", "chardev", "id", in->name);
-	case YANK_MIGRATION:
-		return json_pack("{s:s}", "type", "migration");
-	}
-	return NULL;
-}
-
 static int same_inst(enum yank_type ta, const char *na, enum yank_type tb, const char *nb)
 {
 	if (ta != tb)
@@ -135,7 +81,7 @@ static int same_inst(enum yank_type ta, const char *na, enum yank_type tb, const
 }
 
 /* Does query-yank's answer @list hold @in? */
-static int listed(const json_t *list, const struct yank_instance *in)
+int qmpd_listed(const json_t *list, const struct yank_instance *in)
 {
 	size_t i;
 	json_t *o;
@@ -151,7 +97,7 @@ static int listed(const json_t *list, const struct yank_instance *in)
 }
 
 /* "chardev:c0", in the one spelling the library and yankctl use. */
-static const char *spell(enum yank_type type, const char *name, char *buf, size_t size)
+const char *qmpd_spell(enum yank_type type, const char *name, char *buf, size_t size)
 {
 	yank__spell(NULL, (uint32_t)type, name, buf, size);
 	return buf;
@@ -170,137 +116,6 @@ static int hidden(const struct qmpd_vm *vm, enum yank_type type, const char *nam
 	return 0;
 }
 
-/* ---- the proxied yank, on libyank's agent thread ---- */
-
-static void note_results(struct qmpd_vm *vm, const struct yank_instance *list, size_t n,
-			 const int *results, const char *why)
-{
-	char buf[sizeof(vm->note)], inst[300];
-	size_t off;
-
-	off = (size_t)snprintf(buf, sizeof(buf), "yank %s:", vm->rec.name);
-	for (size_t i = 0; i < n && off < sizeof(buf); i++) {
-		const char *what = results[i] == 0           ? "done"
-				   : results[i] == -ENOENT    ? "no longer exists in QEMU"
-				   : results[i] == -ETIMEDOUT ? "not answered in time"
-							      : "failed";
-
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s %s %s", i ? "," : "",
-					spell(list[i].type, list[i].name, inst, sizeof(inst)),
-					what);
-	}
-	if (why && off < sizeof(buf))
-		snprintf(buf + off, sizeof(buf) - off, " (%s)", why);
-	pthread_mutex_lock(&vm->lock);
-	memcpy(vm->note, buf, sizeof(buf));
-	vm->resync = 1;
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-}
-
-/*
- * One exec-oob yank of the instances @todo[@ntodo] of @list; those that
- * QEMU no longer has are reported -ENOENT, the rest yanked again (see the
- * top of this file).  Sets results[] for every index in @todo.
- */
-static void yank_rounds(struct qmp_conn *c, const struct yank_instance *list, size_t *todo,
-			size_t ntodo, int *results, int64_t deadline, char *qemu_error, size_t elen)
-{
-	for (int round = 0; ntodo && round < YANK_ROUNDS; round++) {
-		json_t *arr = json_array(), *rep = NULL;
-		const char *cls;
-		size_t kept = 0;
-		int r;
-
-		for (size_t k = 0; arr && k < ntodo; k++) {
-			if (json_array_append_new(arr, inst_to_json(&list[todo[k]])) < 0) {
-				json_decref(arr);
-				arr = NULL;
-			}
-		}
-		r = arr ? qmp_request(c, "yank", json_pack("{s:o}", "instances", arr), QMP_OOB,
-				      deadline, &rep)
-			: -ENOMEM;
-		if (r < 0) {
-			for (size_t k = 0; k < ntodo; k++)
-				results[todo[k]] = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
-			return;
-		}
-		cls = qmp_error_class(rep);
-		if (!cls || strcmp(cls, "DeviceNotFound")) {
-			if (cls)
-				snprintf(qemu_error, elen, "QEMU: %s: %s", cls, qmp_error_desc(rep));
-			for (size_t k = 0; k < ntodo; k++)
-				results[todo[k]] = cls ? -EIO : 0;
-			json_decref(rep);
-			return;
-		}
-		json_decref(rep);
-		/* QEMU yanked nothing: which of them did it no longer know? */
-		r = qmp_request(c, "query-yank", NULL, QMP_OOB, deadline, &rep);
-		if (r < 0 || !json_is_array(json_object_get(rep, "return"))) {
-			for (size_t k = 0; k < ntodo; k++)
-				results[todo[k]] = r == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
-			json_decref(rep);
-			return;
-		}
-		for (size_t k = 0; k < ntodo; k++) {
-			if (listed(json_object_get(rep, "return"), &list[todo[k]]))
-				todo[kept++] = todo[k];
-			else
-				results[todo[k]] = -ENOENT;
-		}
-		json_decref(rep);
-		/* All still listed: it changed between the two; another round. */
-		ntodo = kept;
-	}
-	/* Out of rounds: QEMU kept refusing what it lists. */
-	for (size_t k = 0; k < ntodo; k++)
-		results[todo[k]] = -EIO;
-}
-
-static void proxy_yank(void *opaque, const char *ns, const struct yank_instance *list, size_t n,
-		       int *results)
-{
-	struct qmpd_vm *vm = opaque;
-	int64_t deadline = qmpd_now_ms();
-	char qemu_error[256] = "";
-	struct qmp_conn *c = NULL;
-	size_t *todo;
-
-	(void)ns;
-	for (size_t i = 0; i < n; i++)
-		results[i] = -EIO;
-	pthread_mutex_lock(&vm->lock);
-	if (vm->attached && vm->conn) {
-		c = vm->conn;
-		vm->users++;
-	}
-	/*
-	 * The agent runs one proxied yank after another: a QEMU known to be
-	 * silent must not eat the time of the others in the same yank.  The
-	 * yank is still sent; a QEMU that resumes carries it out.
-	 */
-	deadline += vm->silent ? YANK_SILENT_MS : YANK_BUDGET_MS;
-	pthread_mutex_unlock(&vm->lock);
-	if (!c) {
-		note_results(vm, list, n, results, "its monitor is not attached");
-		return;
-	}
-	todo = malloc((n ? n : 1) * sizeof(*todo));
-	if (todo) {
-		for (size_t i = 0; i < n; i++)
-			todo[i] = i;
-		yank_rounds(c, list, todo, n, results, deadline, qemu_error, sizeof(qemu_error));
-		free(todo);
-	}
-	pthread_mutex_lock(&vm->lock);
-	vm->users--;
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-	note_results(vm, list, n, results, qemu_error[0] ? qemu_error : NULL);
-}
-
 /* ---- the mirror, on the worker thread ---- */
 
 static void report(struct qmpd_vm *vm, struct minst *m, int err, const char *doing)
@@ -311,7 +126,7 @@ static void report(struct qmpd_vm *vm, struct minst *m, int err, const char *doi
 		return; /* said already; retried quietly at every sync */
 	m->err = err;
 	qmpd_log("%s: cannot %s %s/%s: %s", vm->rec.name, doing, vm->ns,
-		 spell(m->type, m->name, inst, sizeof(inst)), yank_strerror(err));
+		 qmpd_spell(m->type, m->name, inst, sizeof(inst)), yank_strerror(err));
 }
 
 static int unregister(struct qmpd_vm *vm, struct minst *m)
@@ -319,7 +134,7 @@ static int unregister(struct qmpd_vm *vm, struct minst *m)
 	struct yank_instance in = {m->type, m->name};
 	int r;
 
-	r = yank_unregister_proxy(vm->reg, vm->ns, &in, proxy_yank, vm);
+	r = yank_unregister_proxy(vm->reg, vm->ns, &in, qmpd_proxy_yank, vm);
 	if (r == 0 || r == -ENOENT)
 		r = yank_unregister_instance_ns(vm->reg, vm->ns, &in);
 	if (r == 0 || r == -ENOENT) {
@@ -339,7 +154,7 @@ static void try_register(struct qmpd_vm *vm, struct minst *m)
 	if (r == 0)
 		r = yank_register_instance_ns(vm->reg, vm->ns, &in);
 	if (r == 0) {
-		r = yank_register_proxy(vm->reg, vm->ns, &in, proxy_yank, vm);
+		r = yank_register_proxy(vm->reg, vm->ns, &in, qmpd_proxy_yank, vm);
 		if (r < 0)
 			yank_unregister_instance_ns(vm->reg, vm->ns, &in);
 	}
@@ -896,7 +711,7 @@ void qmpd_vm_stop(struct qmpd_vm *vm, const char *why)
 	else
 		qmpd_log("%s no longer watched: %s", vm->rec.name, vm->stop_why);
 	if (vm->n_mirror) {
-		/* Their records still name proxy_yank(vm): vm must outlive them. */
+		/* Their records still name qmpd_proxy_yank(vm): vm must outlive them. */
 		qmpd_log("%s: %zu instances could not be unregistered; they stay until yank-qmpd exits",
 			 vm->rec.name, vm->n_mirror);
 		return;

@@ -7,7 +7,9 @@
  *   main.c     options, signals, the discovery loop, logging
  *   records.c  discovery records: parsing, the directory, inotify
  *   monitor.c  a QMP client: connect, greeting, requests paired by id
- *   mirror.c   one worker per QEMU: attach, poll, mirror, proxied yank
+ *   mirror.c   one worker per QEMU: attach, poll, mirror
+ *   proxy.c    the proxied yank, over a worker's monitor connection
+ *   vm.h       what mirror.c and proxy.c share (internal to them)
  *
  * Threads: the main thread watches the directory and the signals; each
  * QEMU has a worker thread (attach, sync, registry updates) and, while
