@@ -331,6 +331,8 @@ static int start_agent(yank_registry *reg)
 {
 	if (__atomic_load_n(&reg->agent, __ATOMIC_ACQUIRE))
 		return 0;
+	/* A thread, a directory, a socket: cancellation points, and agent_mu held. */
+	int c = yank__cancel_off();
 	pthread_mutex_lock(&reg->agent_mu);
 	int r = 0;
 	if (!reg->local)
@@ -345,6 +347,7 @@ static int start_agent(yank_registry *reg)
 			__atomic_store_n(&reg->agent, a, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&reg->agent_mu);
+	yank__cancel_restore(c);
 	return r;
 }
 
@@ -465,13 +468,17 @@ static int do_register_instance(yank_registry *reg, const char *ns,
 	return r;
 }
 
+/*
+ * Unlike the other calls, these two run without a guard of their own: they
+ * wait for nothing but the registry lock, which is no cancellation point,
+ * and each cancellation point they can reach (starting the agent, reading
+ * /proc or probing an agent to reap, a nap) disables cancellation itself.
+ * Two pthread_setcancelstate() per call were a tenth of a registration.
+ */
 YANK_PUBLIC int yank_register_instance_ns(yank_registry *reg, const char *ns,
 					  const struct yank_instance *inst)
 {
-	int c = yank__cancel_off();
-	int r = do_register_instance(reg, ns, inst);
-	yank__cancel_restore(c);
-	return r;
+	return do_register_instance(reg, ns, inst);
 }
 
 YANK_PUBLIC int yank_register_instance(yank_registry *reg, const struct yank_instance *inst)
@@ -504,10 +511,7 @@ static int do_unregister_instance(yank_registry *reg, const char *ns,
 YANK_PUBLIC int yank_unregister_instance_ns(yank_registry *reg, const char *ns,
 					    const struct yank_instance *inst)
 {
-	int c = yank__cancel_off();
-	int r = do_unregister_instance(reg, ns, inst);
-	yank__cancel_restore(c);
-	return r;
+	return do_unregister_instance(reg, ns, inst);
 }
 
 YANK_PUBLIC int yank_unregister_instance(yank_registry *reg, const struct yank_instance *inst)

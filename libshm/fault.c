@@ -13,11 +13,15 @@
 
 #include "internal.h"
 
+/* Naps happen inside calls, some with the registry lock held: nanosleep
+ * is a cancellation point, so it must not be one here. */
 void yank__nap(unsigned int us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+	int c = yank__cancel_off();
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	yank__cancel_restore(c);
 }
 
 #ifdef YANK_TESTING

@@ -251,16 +251,22 @@ int yank__peer_is(int sock, pid_t pid, uid_t uid)
 	return pid > 0 && cr.pid != pid ? -ESRCH : 0;
 }
 
+/* Reaping probes with the registry lock held: no cancellation point here
+ * (connect, close) may act. */
 int yank__agent_probe(const char *path, uint32_t len, pid_t pid, uid_t uid)
 {
-	int s;
+	int c = yank__cancel_off();
+	int s, who = 0;
 	int r = yank__agent_connect(path, len, &s);
+	if (r == 0) {
+		who = yank__peer_is(s, pid, uid);
+		close(s);
+	}
+	yank__cancel_restore(c);
 	/* Nobody listens there: the image that did has exec'd or died. */
 	if (r == -ECONNREFUSED)
 		return 0;
 	if (r < 0)
 		return 1; /* a full backlog, no permission, no file: cannot tell */
-	r = yank__peer_is(s, pid, uid);
-	close(s);
-	return r != -EPERM && r != -ESRCH;
+	return who != -EPERM && who != -ESRCH;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "owner.h"
 
 static struct owner_id self_id;
@@ -23,17 +24,22 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int self_valid;
 
 /* /proc/PID/@name into @buf, NUL-terminated: 0, -ENOENT (gone, or a /proc
- * that does not show it), -ESRCH (empty), or -errno. */
+ * that does not show it), -ESRCH (empty), or -errno.  open, read and close
+ * are cancellation points, and writers get here with the registry lock
+ * held: the guard is here rather than around every call that may read. */
 static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	int c = yank__cancel_off();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
 	int e = errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	yank__cancel_restore(c);
+	if (fd < 0)
+		return -e;
 	if (n <= 0)
 		return n == 0 ? -ESRCH : -e;
 	buf[n] = '\0';

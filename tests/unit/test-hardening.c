@@ -280,6 +280,53 @@ Test(hardening, cancel_inside_register_under_contention)
 	yank_close(r);
 }
 
+/*
+ * A cancel already pending when the instance calls start, which run
+ * without a guard of their own: every cancellation point they reach
+ * (starting the agent on the first registration; reading /proc and
+ * probing the agent of a dead owner that holds the name) must leave it
+ * pending, to act at the caller's next cancellation point.
+ */
+static const struct yank_instance CDEAD = { YANK_CHARDEV, "dead" };
+
+static void *pending_caller(void *arg)
+{
+	struct call *c = arg;
+	pthread_cancel(pthread_self());
+	c->result = yank_register_instance(c->r, &CX);
+	if (c->result == 0)
+		c->result = yank_register_instance(c->r, &CDEAD);
+	if (c->result == 0)
+		c->result = yank_unregister_instance(c->r, &CDEAD);
+	if (c->result == 0)
+		c->result = yank_unregister_instance(c->r, &CX);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	pthread_testcancel();
+	return NULL;
+}
+
+Test(hardening, cancel_pending_before_instance_calls)
+{
+	const char *seg = tu_segment("cancel-pending");
+	struct rb_peer d;
+	cr_assert_eq(rb_peer_start(&d, NULL), 0);
+	PEER_OK(&d, "open %s", seg);
+	PEER_OK(&d, "inst c:dead");
+	rb_peer_kill(&d); /* its name stays in the segment until somebody reaps it */
+	yank_registry *r = open_ms(seg, 2000, 1000);
+	struct call c = { .r = r };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, pending_caller, &c), 0);
+	void *ret = NULL;
+	struct timespec ts = yank__deadline_ts((uint32_t)rb_ms(30000));
+	cr_assert_eq(pthread_clockjoin_np(th, &ret, CLOCK_MONOTONIC, &ts), 0, "no end");
+	cr_assert(c.done, "an instance call was cancelled half-way");
+	cr_assert_eq(c.result, 0, "%s", yank_strerror(c.result));
+	cr_assert_eq(ret, PTHREAD_CANCELED, "the cancel was lost, not kept pending");
+	registry_still_works(r, seg, "a pending cancel");
+	yank_close(r);
+}
+
 /* ---- a host that closes every fd and reuses the numbers ---- */
 
 Test(hardening, host_that_closes_our_fds_keeps_its_files)
