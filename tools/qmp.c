@@ -1,29 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copyright (C) 2026 The yank authors */
 /*
- * The QMP session.  Input is a stream of JSON values with no framing.  A
- * lexer as strict as RFC 8259 (and QEMU's json-lexer) splits it into
- * tokens and counts brackets, so it knows where each top-level value ends
- * and sees a bad token the moment it arrives; Jansson then decodes the
- * value.  Replies mirror QEMU's classes and wording (qapi/qmp-dispatch.c
- * and the QAPI input visitor) so that QMP clients need no change.
+ * The QMP session.  Input is a stream of JSON values with no framing:
+ * qmplex.c finds where each top-level value ends and which bytes no value
+ * can have; Jansson then decodes the value.  Replies mirror QEMU's classes
+ * and wording (qapi/qmp-dispatch.c and the QAPI input visitor) so that QMP
+ * clients need no change.
  *
  * Exactly one reply per top-level value, sent as soon as its last byte is
  * read (a number or literal: at the byte after it, which could have
  * continued it), whether or not a newline follows.  A value Jansson
  * refuses (a number out of range, \u0000, a duplicate key, a missing
  * comma) gets its error and nothing is skipped: clients that send no
- * newlines (QEMU's python client, go-qemu) stay in step.
- *
- * Resynchronisation: a byte that no well-formed value can have at that
- * point (a bad token, a control byte in a string, a closer that matches
- * nothing, a comma or colon outside a value, nesting too deep) abandons the
- * value being received and drops input up to and including the next
- * newline.  It is answered with one GenericError, unless it comes right
- * after a value that was answered with an error, on the same line with
- * only whitespace between: then that error answers for both.  So a line of
- * garbage followed by a valid line gets two replies.  Nothing depends on
- * how read(2) cut the bytes.
+ * newlines (QEMU's python client, go-qemu) stay in step.  What the lexer
+ * refuses is answered with one GenericError, shared with the value just
+ * before it on its line if that was answered with an error (qmplex.c says
+ * how it resynchronises).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,35 +29,13 @@
 
 #include "args.h"
 #include "qmp.h"
+#include "qmplex.h"
 
 #define GENERIC "GenericError"
 #define NOT_FOUND "CommandNotFound"
 
 /* Failure records spelt out in one reply; the rest are counted. */
 #define MAX_FAILURES_SHOWN 16
-
-enum lex_state {
-	LEX_IDLE,    /* between tokens, inside a value or between values */
-	LEX_STRING,  /* inside a string */
-	LEX_ESCAPE,  /* after a backslash in a string */
-	LEX_UNICODE, /* in the hex digits of a \u escape */
-	LEX_WORD,    /* in a number or a literal */
-	LEX_SKIP,    /* after a mistake: dropping input up to a newline */
-};
-
-/* How far a number has got; only the four marked states may end one. */
-enum num_state {
-	NUM_BAD,   /* cannot be a number any more */
-	NUM_START, /* nothing yet */
-	NUM_MINUS, /* "-" */
-	NUM_ZERO,  /* "0" or "-0", which no digit may follow (ends) */
-	NUM_INT,   /* more integer digits (ends) */
-	NUM_DOT,   /* the ".", which needs a digit */
-	NUM_FRAC,  /* fraction digits (ends) */
-	NUM_E,     /* "e" or "E" */
-	NUM_ESIGN, /* the exponent's sign */
-	NUM_EXP,   /* exponent digits (ends) */
-};
 
 struct yc_qmp {
 	struct yc_qmp_backend be;
@@ -77,39 +47,8 @@ struct yc_qmp {
 
 	bool last_error; /* the latest reply was an error */
 
-	/* The lexer, and the top-level value being received. */
-	enum lex_state state;
-	enum num_state num;
-	const char *literal; /* the literal the current word spells; NULL: a number */
-	size_t word_len;     /* bytes of the current word so far */
-	unsigned int hex;    /* hex digits still due in a \u escape */
-	bool oversize;       /* already answered as too large: drop its bytes */
-	bool shared_error;   /* the last value, on this line, got an error reply */
-	unsigned int depth;
-	char stack[YC_QMP_MAX_DEPTH];
-	char *buf;
-	size_t len, cap;
+	struct yc_qmp_lexer *lex; /* hands us each value and each framing error */
 };
-
-struct yc_qmp *yc_qmp_new(const struct yc_qmp_backend *be, yc_qmp_write_fn *write, void *opaque)
-{
-	struct yc_qmp *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		return NULL;
-	q->be = *be;
-	q->write = write;
-	q->opaque = opaque;
-	return q;
-}
-
-void yc_qmp_free(struct yc_qmp *q)
-{
-	if (!q)
-		return;
-	free(q->buf);
-	free(q);
-}
 
 /* Serialise @reply (consumed) as one line and hand it to the writer. */
 static int emit(struct yc_qmp *q, json_t *reply)
@@ -586,407 +525,73 @@ static int handle(struct yc_qmp *q, json_t *req)
 	return c->run(q, args, id);
 }
 
-/* Forget the value being received; keep the lexer state to the caller. */
-static void value_reset(struct yc_qmp *q)
-{
-	q->oversize = false;
-	q->depth = 0;
-	q->word_len = 0;
-	q->len = 0;
-	/* Do not sit on the memory of one huge request. */
-	if (q->cap > 65536) {
-		free(q->buf);
-		q->buf = NULL;
-		q->cap = 0;
-	}
-}
-
 /*
- * A byte that no well-formed value can have here: abandon the value being
- * received and drop the rest of the line (@c itself may be its newline).
- * Answered once, unless the value just before, on this line, was answered
- * with an error already, or this value was (it is too large).
+ * A whole top-level value from the lexer: decode and answer it.  Every
+ * token in it is valid and its brackets match, so what Jansson can still
+ * refuse is the grammar between tokens, a number out of range, a bad code
+ * point or a duplicate key; none of that calls for skipping what follows.
  */
-__attribute__((format(printf, 3, 4))) static int mistake(struct yc_qmp *q, unsigned char c,
-							  const char *fmt, ...)
+static int on_value(void *opaque, const char *text, size_t len)
 {
-	bool silent = q->oversize || q->shared_error;
-	char why[160];
-	va_list ap;
-
-	value_reset(q);
-	q->state = c == '\n' ? LEX_IDLE : LEX_SKIP;
-	q->shared_error = false;
-	if (silent)
-		return 0;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	return reply_error(q, NULL, GENERIC, "JSON parse error, %s", why);
-}
-
-static int append(struct yc_qmp *q, unsigned char c)
-{
-	if (q->oversize)
-		return 0;
-	if (q->len == YC_QMP_MAX_REQUEST) {
-		q->oversize = true;
-		q->len = 0;
-		return reply_error(q, NULL, GENERIC,
-				   "JSON parse error, request larger than %d bytes",
-				   YC_QMP_MAX_REQUEST);
-	}
-	if (q->len == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 4096;
-		char *b;
-
-		if (cap > YC_QMP_MAX_REQUEST)
-			cap = YC_QMP_MAX_REQUEST;
-		b = realloc(q->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		q->buf = b;
-		q->cap = cap;
-	}
-	q->buf[q->len++] = (char)c;
-	return 0;
-}
-
-/*
- * The top-level value in q->buf is complete: answer it.  Every token in it
- * is valid and its brackets match, so what Jansson can still refuse is the
- * grammar between tokens, a number out of range, a bad code point or a
- * duplicate key; none of that calls for skipping what follows.
- */
-static int complete(struct yc_qmp *q)
-{
+	struct yc_qmp *q = opaque;
 	json_error_t jerr;
-	json_t *req = NULL;
-	char text[256];
+	json_t *req;
+	char esc[256];
 	int r;
 
-	if (!q->oversize)
-		req = json_loadb(q->buf, q->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	if (q->oversize) {
-		/* Answered when it crossed the limit. */
-		r = 0;
-	} else if (!req) {
+	req = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
 		/* Jansson quotes the offending input, which need not be UTF-8. */
 		r = reply_error(q, NULL, GENERIC, "JSON parse error, %s",
-				yc_escape(jerr.text, text, sizeof(text)));
+				yc_escape(jerr.text, esc, sizeof(esc)));
 	} else {
 		r = handle(q, req);
 		json_decref(req);
 	}
-	q->shared_error = q->oversize || q->last_error;
-	value_reset(q);
-	return r;
+	return r < 0 ? r : q->last_error;
 }
 
-/* A token ended well: a top-level one is a whole value. */
-static int token_done(struct yc_qmp *q)
+/* Bytes the lexer refused, or input that ended inside a value. */
+static int on_lex_error(void *opaque, const char *why)
 {
-	q->shared_error = false;
-	return q->depth ? 0 : complete(q);
+	return reply_error(opaque, NULL, GENERIC, "JSON parse error, %s", why);
 }
 
-static bool is_space(unsigned char c)
+struct yc_qmp *yc_qmp_new(const struct yc_qmp_backend *be, yc_qmp_write_fn *write, void *opaque)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+	struct yc_qmp *q = calloc(1, sizeof(*q));
 
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_hex(unsigned char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* A byte that can continue a number or literal; any other ends it. */
-static bool is_word_byte(unsigned char c)
-{
-	return !is_space(c) && !strchr("{}[],:\"", c);
-}
-
-/* One more byte of a number, as RFC 8259 spells numbers. */
-static enum num_state num_next(enum num_state s, unsigned char c)
-{
-	bool e = c == 'e' || c == 'E';
-
-	switch (s) {
-	case NUM_START:
-		if (c == '-')
-			return NUM_MINUS;
-		return c == '0' ? NUM_ZERO : is_digit(c) ? NUM_INT : NUM_BAD;
-	case NUM_MINUS:
-		return c == '0' ? NUM_ZERO : is_digit(c) ? NUM_INT : NUM_BAD;
-	case NUM_ZERO:
-		return c == '.' ? NUM_DOT : e ? NUM_E : NUM_BAD;
-	case NUM_INT:
-		return c == '.' ? NUM_DOT : e ? NUM_E : is_digit(c) ? NUM_INT : NUM_BAD;
-	case NUM_DOT:
-		return is_digit(c) ? NUM_FRAC : NUM_BAD;
-	case NUM_FRAC:
-		return e ? NUM_E : is_digit(c) ? NUM_FRAC : NUM_BAD;
-	case NUM_E:
-		return c == '+' || c == '-' ? NUM_ESIGN : is_digit(c) ? NUM_EXP : NUM_BAD;
-	case NUM_ESIGN:
-	case NUM_EXP:
-		return is_digit(c) ? NUM_EXP : NUM_BAD;
-	case NUM_BAD:
-		break;
+	if (!q)
+		return NULL;
+	q->lex = yc_qmp_lexer_new(on_value, on_lex_error, q);
+	if (!q->lex) {
+		free(q);
+		return NULL;
 	}
-	return NUM_BAD;
+	q->be = *be;
+	q->write = write;
+	q->opaque = opaque;
+	return q;
 }
 
-static bool word_complete(const struct yc_qmp *q)
+void yc_qmp_free(struct yc_qmp *q)
 {
-	if (q->literal)
-		return !q->literal[q->word_len];
-	return q->num == NUM_ZERO || q->num == NUM_INT || q->num == NUM_FRAC || q->num == NUM_EXP;
-}
-
-/*
- * The current word (and @c, if it is >= 0) for a message, printable ASCII
- * only: it is neither text nor necessarily UTF-8.
- */
-static const char *word_text(const struct yc_qmp *q, int c, char *out, size_t size)
-{
-	/* The bytes of an oversized value are gone; it is not answered anyway. */
-	size_t n = q->oversize || q->word_len > q->len ? 0 : q->word_len, o = 0;
-	const unsigned char *w = n ? (const unsigned char *)q->buf + q->len - n : NULL;
-	for (size_t i = 0; i <= n && o + 8 < size; i++) {
-		int b = i < n ? w[i] : c;
-
-		if (b < 0)
-			break;
-		if (b > 0x20 && b < 0x7f)
-			out[o++] = (char)b;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", b);
-	}
-	if (o + 8 >= size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o] = '\0';
-	return out;
-}
-
-/* A word ends at the byte after it, which is then read for itself. */
-static int lex_idle(struct yc_qmp *q, unsigned char c);
-
-static int word_start(struct yc_qmp *q, unsigned char c)
-{
-	char text[16];
-
-	q->literal = c == 't' ? "true" : c == 'f' ? "false" : c == 'n' ? "null" : NULL;
-	q->num = q->literal ? NUM_BAD : num_next(NUM_START, c);
-	if (!q->literal && q->num == NUM_BAD)
-		return mistake(q, c, "invalid token '%s'", word_text(q, c, text, sizeof(text)));
-	q->state = LEX_WORD;
-	q->word_len = 1;
-	return append(q, c);
-}
-
-static int lex_word(struct yc_qmp *q, unsigned char c)
-{
-	char text[48];
-	int r;
-
-	if (is_word_byte(c)) {
-		bool ok;
-
-		if (q->literal) {
-			ok = q->literal[q->word_len] && c == (unsigned char)q->literal[q->word_len];
-		} else {
-			q->num = num_next(q->num, c);
-			ok = q->num != NUM_BAD;
-		}
-		if (!ok)
-			return mistake(q, c, "invalid token '%s'",
-				       word_text(q, c, text, sizeof(text)));
-		q->word_len++;
-		return append(q, c);
-	}
-	if (!word_complete(q))
-		return mistake(q, c, "invalid token '%s'", word_text(q, -1, text, sizeof(text)));
-	q->state = LEX_IDLE;
-	q->word_len = 0;
-	r = token_done(q);
-	if (r < 0)
-		return r;
-	return lex_idle(q, c);
-}
-
-static int open_container(struct yc_qmp *q, unsigned char c)
-{
-	if (q->depth == YC_QMP_MAX_DEPTH)
-		return mistake(q, c, "nesting deeper than %d levels", YC_QMP_MAX_DEPTH);
-	q->stack[q->depth++] = (char)c;
-	q->shared_error = false;
-	return append(q, c);
-}
-
-static int close_container(struct yc_qmp *q, unsigned char c)
-{
-	int r;
-
-	if (!q->depth || q->stack[q->depth - 1] != (c == '}' ? '{' : '['))
-		return mistake(q, c, "unexpected '%c'", c);
-	q->depth--;
-	r = append(q, c);
-	if (r < 0 || q->depth)
-		return r;
-	return complete(q);
-}
-
-/* One byte between tokens, inside a value or between values. */
-static int lex_idle(struct yc_qmp *q, unsigned char c)
-{
-	if (is_space(c)) {
-		if (c == '\n')
-			q->shared_error = false;
-		return q->depth ? append(q, c) : 0;
-	}
-	switch (c) {
-	case '{':
-	case '[':
-		return open_container(q, c);
-	case '}':
-	case ']':
-		return close_container(q, c);
-	case ',':
-	case ':':
-		/* Jansson checks where they stand, once the value is whole. */
-		if (!q->depth)
-			return mistake(q, c, "unexpected '%c'", c);
-		return append(q, c);
-	case '"':
-		q->state = LEX_STRING;
-		return append(q, c);
-	}
-	return word_start(q, c);
-}
-
-static int lex_string(struct yc_qmp *q, unsigned char c)
-{
-	int r;
-
-	/* A newline here is an unterminated string, and the line is over. */
-	if (c < 0x20)
-		return mistake(q, c, "control character 0x%02x in a string", c);
-	r = append(q, c);
-	if (r < 0)
-		return r;
-	if (c == '\\')
-		q->state = LEX_ESCAPE;
-	if (c != '"')
-		return 0;
-	q->state = LEX_IDLE;
-	return token_done(q);
-}
-
-static int lex_escape(struct yc_qmp *q, unsigned char c)
-{
-	switch (c) {
-	case '"':
-	case '\\':
-	case '/':
-	case 'b':
-	case 'f':
-	case 'n':
-	case 'r':
-	case 't':
-		q->state = LEX_STRING;
-		return append(q, c);
-	case 'u':
-		q->state = LEX_UNICODE;
-		q->hex = 4;
-		return append(q, c);
-	}
-	if (c > 0x20 && c < 0x7f)
-		return mistake(q, c, "invalid escape '\\%c' in a string", c);
-	return mistake(q, c, "invalid escape (byte 0x%02x) in a string", c);
-}
-
-static int lex_unicode(struct yc_qmp *q, unsigned char c)
-{
-	/* Which code points are allowed is Jansson's to say. */
-	if (!is_hex(c))
-		return mistake(q, c, "invalid \\u escape in a string");
-	if (--q->hex == 0)
-		q->state = LEX_STRING;
-	return append(q, c);
-}
-
-static int lex(struct yc_qmp *q, unsigned char c)
-{
-	switch (q->state) {
-	case LEX_IDLE:
-		return lex_idle(q, c);
-	case LEX_STRING:
-		return lex_string(q, c);
-	case LEX_ESCAPE:
-		return lex_escape(q, c);
-	case LEX_UNICODE:
-		return lex_unicode(q, c);
-	case LEX_WORD:
-		return lex_word(q, c);
-	case LEX_SKIP:
-		if (c == '\n')
-			q->state = LEX_IDLE;
-		return 0;
-	}
-	return 0;
+	if (!q)
+		return;
+	yc_qmp_lexer_free(q->lex);
+	free(q);
 }
 
 int yc_qmp_feed(struct yc_qmp *q, const void *data, size_t len)
 {
-	const unsigned char *p = data;
+	int r;
 
 	if (q->dead)
 		return q->dead;
-	for (size_t i = 0; i < len; i++) {
-		int r = lex(q, p[i]);
-
-		if (r < 0) {
-			q->dead = r;
-			return r;
-		}
-	}
-	return 0;
-}
-
-/* End of input: complete a trailing number or literal, or report the rest. */
-static int lex_eof(struct yc_qmp *q)
-{
-	int r;
-
-	switch (q->state) {
-	case LEX_SKIP:
-		q->state = LEX_IDLE;
-		return 0;
-	case LEX_WORD:
-		if (!word_complete(q))
-			break;
-		q->state = LEX_IDLE;
-		q->word_len = 0;
-		r = token_done(q);
-		if (r < 0 || !q->depth)
-			return r;
-		break;
-	case LEX_IDLE:
-		if (!q->depth)
-			return 0;
-		break;
-	case LEX_STRING:
-	case LEX_ESCAPE:
-	case LEX_UNICODE:
-		break;
-	}
-	return mistake(q, '\n', "premature end of input");
+	r = yc_qmp_lexer_feed(q->lex, data, len);
+	if (r < 0)
+		q->dead = r;
+	return r;
 }
 
 int yc_qmp_eof(struct yc_qmp *q)
@@ -995,7 +600,7 @@ int yc_qmp_eof(struct yc_qmp *q)
 
 	if (q->dead)
 		return q->dead;
-	r = lex_eof(q);
+	r = yc_qmp_lexer_eof(q->lex);
 	if (r < 0)
 		q->dead = r;
 	return r;

@@ -18,10 +18,8 @@
 #include <jansson.h>
 #include <yank.h>
 
-/* A request larger than this is answered with one error and discarded. */
-#define YC_QMP_MAX_REQUEST (1024 * 1024)
-/* Deeper nesting than any QMP command needs is treated as malformed. */
-#define YC_QMP_MAX_DEPTH 64
+/* The input limits, YC_QMP_MAX_REQUEST and YC_QMP_MAX_DEPTH. */
+#include "qmplex.h"
 
 /*
  * The registry as the session sees it.  Each call returns 0 or a negative

@@ -29,7 +29,7 @@
  *   not one fewer (a client waiting forever) and not one more.  Values
  *   Jansson refuses (1e400, \u0000, duplicate keys) count like any other.
  * - No reply left pending.  After any input, "\n", a control byte and
- *   "\n" resynchronise the session (qmp.c's rule: the control byte is a
+ *   "\n" resynchronise the session (qmplex.c's rule: the control byte is a
  *   bad token, answered once, and drops the rest of its line); then one
  *   request, without a newline, must get exactly one reply, its own.
  */
