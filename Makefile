@@ -200,6 +200,8 @@ $(B)/tests/%: tests/integration/%.c $(B)/libyank-test.a tests/unit/testutil.h
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CPPFLAGS) -MF $@.d -Itests/unit $(CFLAGS) $(CRIT_CFLAGS) -o $@ $< \
 		$(LDFLAGS) $(B)/libyank-test.a $(LIB_LIBS) $(CRIT_LIBS)
+# Its malloc and free must be the ones the preloaded shim calls.
+$(B)/tests/helpers/preload-sigclose: override LDFLAGS += -rdynamic
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libyank-test.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')

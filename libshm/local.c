@@ -32,9 +32,22 @@ struct local {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* inflight reached zero */
 	struct entry *head;
+	/* Taken entries, reused or freed by the next add.  A take may come from
+	 * a close() in a signal handler that interrupted malloc() (the preload
+	 * shim's): close is async-signal-safe, free is not. */
+	struct entry *grave;
 	uint32_t cap;
 	struct entry **by_rec; /* RCU-published */
 };
+
+static void free_entries(struct entry *e)
+{
+	for (struct entry *n; e; e = n) {
+		n = e->next;
+		free(e->r.id);
+		free(e);
+	}
+}
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -69,11 +82,8 @@ void yank__local_free(struct local *l)
 {
 	if (!l)
 		return;
-	for (struct entry *e = l->head, *n; e; e = n) {
-		n = e->next;
-		free(e->r.id);
-		free(e);
-	}
+	free_entries(l->head);
+	free_entries(l->grave);
 	free(l->by_rec);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
@@ -89,12 +99,10 @@ void yank__local_forget(struct local *l)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	for (struct entry *e = l->head, *n; e; e = n) {
-		n = e->next;
-		free(e->r.id);
-		free(e);
-	}
+	free_entries(l->head);
+	free_entries(l->grave);
 	l->head = NULL;
+	l->grave = NULL;
 	memset(l->by_rec, 0, (size_t)l->cap * sizeof(*l->by_rec));
 }
 
@@ -104,12 +112,19 @@ int yank__local_add(struct local *l, const struct local_rec *r)
 		free(r->id);
 		return -EINVAL;
 	}
-	struct entry *e = calloc(1, sizeof(*e));
-	if (!e) {
+	pthread_mutex_lock(&l->mu);
+	struct entry *e = l->grave, *rest = NULL;
+	if (e) {
+		rest = e->next;
+		l->grave = NULL;
+	}
+	pthread_mutex_unlock(&l->mu);
+	free_entries(rest);
+	if (!e && !(e = malloc(sizeof(*e)))) {
 		free(r->id);
 		return -ENOMEM;
 	}
-	e->r = *r;
+	*e = (struct entry){ .r = *r };
 	e->r.inflight = 0;
 	pthread_mutex_lock(&l->mu);
 	e->next = l->head;
@@ -172,8 +187,13 @@ int yank__local_take(struct local *l, uint32_t inst, uint64_t inst_gen, uint32_t
 	*out = e->r;
 	/* A yanker that timed out may still report done: leak rather than free
 	 * memory it could touch.  Bounded by the number of such timeouts. */
-	if (r == 0)
-		free(e);
+	if (r == 0) {
+		e->r.id = NULL; /* *out has it now */
+		pthread_mutex_lock(&l->mu);
+		e->next = l->grave;
+		l->grave = e;
+		pthread_mutex_unlock(&l->mu);
+	}
 	return r;
 }
 

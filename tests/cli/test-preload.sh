@@ -343,6 +343,31 @@ else
 	not_ok "$HELPERS/preload-stress is missing: build it first (make)"
 fi
 
+# A close() that a signal handler may make while malloc() is interrupted
+# must not reach the allocator: preload-sigclose counts the calls.
+if [ -x "$HELPERS/preload-sigclose" ]; then
+	new_segment sigclose
+	rm -f "$T/sc.in"
+	mkfifo "$T/sc.in"
+	$(shim_env "$seg") "$HELPERS/preload-sigclose" <"$T/sc.in" >"$T/sc.out" 2>&1 &
+	sc_pid=$!
+	pids+=("$sc_pid")
+	exec 8>"$T/sc.in"
+	wait_for "grep -qs '^ready ' '$T/sc.out'"
+	check "sigclose: both ends are registered" \
+		wait_for "names '$seg' && [ \$(grep -c ' $sc_pid 1\$' '$T/names') = 2 ]"
+	echo close >&8
+	check "sigclose: closed" wait_for "grep -qs '^allocs ' '$T/sc.out'"
+	check "sigclose: no malloc or free inside close() ($(tail -n 1 "$T/sc.out"))" \
+		grep -qx 'allocs 0' "$T/sc.out"
+	names "$seg"
+	check "sigclose: the closed end's record went with it, not left stale" \
+		test "$(grep -c " $sc_pid 1\$" "$T/names")" = 1
+	exec 8>&-
+else
+	not_ok "$HELPERS/preload-sigclose is missing: build it first (make)"
+fi
+
 # ---- the registry is unusable: the program runs as without the shim ----
 
 mkdir -p "$T/www"
