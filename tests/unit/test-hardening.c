@@ -162,6 +162,13 @@ static void cancel_inside(struct call *c, const char *what, void (*after)(void))
 	cr_assert(c->done, "%s was cancelled half-way", what);
 }
 
+/* A peer process with @seg open. */
+static void peer_open(struct rb_peer *p, const char *seg)
+{
+	cr_assert_eq(rb_peer_start(p, NULL), 0);
+	PEER_OK(p, "open %s", seg);
+}
+
 /* After the cancel: another process registers at once, and so do we. */
 static void registry_still_works(yank_registry *r, const char *seg, const char *what)
 {
@@ -266,8 +273,7 @@ Test(hardening, cancel_inside_register_under_contention)
 {
 	const char *seg = tu_segment("cancel-lock");
 	struct rb_peer h;
-	cr_assert_eq(rb_peer_start(&h, NULL), 0);
-	PEER_OK(&h, "open %s", seg);
+	peer_open(&h, seg);
 	PEER_OK(&h, "fault register.locked:stop");
 	rb_send(&h, "inst c:held");
 	rb_assert_stopped_at(&h, "holder", "register.locked");
@@ -309,8 +315,7 @@ Test(hardening, cancel_pending_before_instance_calls)
 {
 	const char *seg = tu_segment("cancel-pending");
 	struct rb_peer d;
-	cr_assert_eq(rb_peer_start(&d, NULL), 0);
-	PEER_OK(&d, "open %s", seg);
+	peer_open(&d, seg);
 	PEER_OK(&d, "inst c:dead");
 	rb_peer_kill(&d); /* its name stays in the segment until somebody reaps it */
 	yank_registry *r = open_ms(seg, 2000, 1000);
@@ -382,8 +387,7 @@ Test(hardening, gc_reaps_what_an_image_that_exec_d_left)
 {
 	const char *seg = tu_segment("exec-gc");
 	struct rb_peer o;
-	cr_assert_eq(rb_peer_start(&o, NULL), 0);
-	PEER_OK(&o, "open %s", seg);
+	peer_open(&o, seg);
 	PEER_OK(&o, "inst c:x");
 	rb_add_fd(&o, "c:x");
 	PEER_OK(&o, "exec"); /* and does not open the registry again */
