@@ -279,12 +279,18 @@ int yank_unregister_instance_ns(yank_registry *reg, const char *ns,
  * behind can check them together; it sets results[i] for list[i]: 0 done,
  * -ENOENT (that system no longer has it), -ETIMEDOUT (it did not answer),
  * or another negative errno (-EIO) when it failed.  It runs on the agent
- * thread, must return within the yanker's agent timeout (1 s by default),
+ * thread, must return by the yanker's deadline (yank_proxy_deadline()),
  * and must not call into @reg.  Once yank_unregister_proxy() returns, it
  * is not running for that record and will not run.
  */
 typedef void yank_proxy_fn(void *opaque, const char *ns, const struct yank_instance *list,
 			   size_t n, int *results);
+/*
+ * Inside a proxied function: the CLOCK_MONOTONIC instant, in nanoseconds,
+ * after which the yanker no longer waits for its answer (its agent
+ * timeout, 1 s by default, from when it asked).  0 anywhere else.
+ */
+uint64_t yank_proxy_deadline(void);
 int yank_register_proxy(yank_registry *reg, const char *ns, const struct yank_instance *inst,
 			yank_proxy_fn *fn, void *opaque);
 int yank_unregister_proxy(yank_registry *reg, const char *ns, const struct yank_instance *inst,

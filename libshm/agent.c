@@ -88,6 +88,13 @@ struct agent {
 };
 
 static __thread int in_cb;
+/* The yanker's deadline, for the proxied function running on this thread. */
+static __thread uint64_t px_deadline;
+
+YANK_PUBLIC uint64_t yank_proxy_deadline(void)
+{
+	return px_deadline;
+}
 
 int yank__in_callback(void)
 {
@@ -106,12 +113,14 @@ static void run_callback(struct local_rec *r)
  * may give: anything but 0 or a negative errno is a failure of its own.
  */
 static void run_proxy(const struct local_rec *r, const struct yank_instance *list, size_t n,
-		      int *res)
+		      uint64_t deadline, int *res)
 {
 	for (size_t i = 0; i < n; i++)
 		res[i] = -EIO;
 	in_cb = 1;
+	px_deadline = deadline;
 	((yank_proxy_fn *)(void (*)(void))r->fn)(r->opaque, r->id->ns, list, n, res);
+	px_deadline = 0;
 	in_cb = 0;
 	for (size_t i = 0; i < n; i++)
 		if (res[i] > 0 || res[i] < -4095)
@@ -126,7 +135,8 @@ static uint32_t proxy_status(int res, int32_t *err)
 	return WS_FAILED;
 }
 
-uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *err)
+uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, uint64_t deadline,
+			 int32_t *err)
 {
 	uint32_t st = WS_RAN;
 	yank__local_read_lock();
@@ -137,7 +147,7 @@ uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *e
 		run_callback(r);
 	} else if (r->kind == REC_PX) {
 		int res;
-		run_proxy(r, &r->id->inst, 1, &res);
+		run_proxy(r, &r->id->inst, 1, deadline, &res);
 		st = proxy_status(res, err);
 	} else {
 		int e = yank__shutdown_verified(r->fd, r->dev, r->ino);
@@ -258,7 +268,7 @@ static void run_proxies(struct agent *a, const struct wire_msg *m)
 		}
 		int late = yank__now_ns() > m->deadline;
 		if (!late)
-			run_proxy(lead, a->px_list, k, a->px_got);
+			run_proxy(lead, a->px_list, k, m->deadline, a->px_got);
 		for (uint32_t q = 0; q < k; q++)
 			a->px_res[a->px_at[a->px_out[q]]] = late ? -ETIMEDOUT : a->px_got[q];
 	}

@@ -41,11 +41,12 @@ unsigned long yank__agent_wakeups(const struct agent *a);
 
 /*
  * Run one record of this process, in this thread, as a yank would: the
- * callback is called, or the fd shut down after its identity check.
- * Returns WS_RAN, WS_GONE or WS_FAILED (*err set).  Must not be called from
- * inside a yank callback.
+ * callback is called, the proxied function told @deadline, or the fd shut
+ * down after its identity check.  Returns WS_RAN, WS_GONE or WS_FAILED
+ * (*err set).  Must not be called from inside a yank callback.
  */
-uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, int32_t *err);
+uint32_t yank__run_local(struct local *l, uint32_t rec, uint64_t gen, uint64_t deadline,
+			 int32_t *err);
 
 /* Non-zero on a thread that is running a yank callback right now. */
 int yank__in_callback(void);

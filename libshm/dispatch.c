@@ -266,10 +266,12 @@ static int is_self(const struct job *j, const struct owner *o)
 
 static void run_self(struct job *j, struct owner *o)
 {
+	/* What another owner's agent would be given: one agent timeout. */
+	uint64_t deadline = yank__now_ns() + (uint64_t)j->reg->agent_ms * 1000000u;
 	for (uint32_t k = 0; k < o->n; k++) {
 		const struct item *it = &j->items[o->ord[k]];
 		int32_t err = 0;
-		uint32_t st = yank__run_local(j->reg->local, it->rv.idx, it->rv.gen, &err);
+		uint32_t st = yank__run_local(j->reg->local, it->rv.idx, it->rv.gen, deadline, &err);
 		settle(j, o, it, st, err);
 	}
 	o->cur = o->n;

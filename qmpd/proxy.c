@@ -11,9 +11,10 @@
  * when one is missing (DeviceNotFound, which does not say which): then a
  * query-yank tells which are gone, those are reported -ENOENT, and the
  * yank is sent again for the ones still there, since QEMU yanked nothing
- * the first time.  All of it within 800 ms, under the yanker's 1 s; within
- * 150 ms for a QEMU already marked unresponsive, since the agent runs one
- * proxied yank after another and a silent QEMU must not eat the others' time.
+ * the first time.  All of it within 800 ms, under the yanker's default 1 s,
+ * and never past the yanker's own deadline; within 150 ms for a QEMU
+ * already marked unresponsive, since the agent runs one proxied yank after
+ * another and a silent QEMU must not eat the others' time.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #define YANK_BUDGET_MS 800       /* a proxied yank, all rounds */
 #define YANK_SILENT_MS 150       /* the same, for a QEMU marked unresponsive */
 #define YANK_ROUNDS 4            /* yank, find the vanished, yank the rest... */
+#define YANK_REPLY_MS 20         /* kept from the yanker's deadline for our answer */
 
 /* An instance as QMP's yank names it. */
 static json_t *inst_to_json(const struct yank_instance *in)
@@ -152,6 +154,15 @@ void qmpd_proxy_yank(void *opaque, const char *ns, const struct yank_instance *l
 	 */
 	deadline += vm->silent ? YANK_SILENT_MS : YANK_BUDGET_MS;
 	pthread_mutex_unlock(&vm->lock);
+	/* Nor past the yanker's own deadline (a shorter --timeout, say): an
+	 * answer it no longer waits for would report as not done a yank that
+	 * QEMU did.  Keep a little for the answer to travel back. */
+	uint64_t theirs = yank_proxy_deadline();
+	if (theirs) {
+		int64_t until = (int64_t)(theirs / 1000000u) - YANK_REPLY_MS;
+		if (until < deadline)
+			deadline = until;
+	}
 	if (!c) {
 		note_results(vm, list, n, results, "its monitor is not attached");
 		return;

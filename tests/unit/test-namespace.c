@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "handle.h"
+#include "internal.h"
 #include "layout.h"
 #include "testutil.h"
 
@@ -126,6 +127,7 @@ struct seen {
 	int calls;
 	int sizes[8];
 	char ns[YANK_NS_MAX + 1];
+	uint64_t deadline; /* yank_proxy_deadline() in the last call */
 };
 
 static struct seen *seen;
@@ -138,6 +140,7 @@ static void proxy(void *opaque, const char *ns, const struct yank_instance *list
 	if (seen->calls < 8)
 		seen->sizes[seen->calls] = (int)n;
 	seen->calls++;
+	seen->deadline = yank_proxy_deadline();
 	snprintf(seen->ns, sizeof(seen->ns), "%s", ns);
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = list[i].name ? list[i].name : "";
@@ -226,8 +229,16 @@ Test(namespace, one_call_per_proxy_with_a_result_per_instance)
 		ns[i] = "qemu:vm1";
 	struct yank_failure *f;
 	size_t nf;
+	uint64_t t0 = yank__now_ns();
 	cr_assert_eq(yank_yank_ns(r, ns, list, 5, &f, &nf), -EIO);
+	uint64_t t1 = yank__now_ns();
 	cr_assert_eq(seen->calls, 1, "calls %d", seen->calls);
+	/* Told the yanker's deadline: its agent timeout (1 s) from its request. */
+	cr_assert(seen->deadline >= t0 + 1000000000u && seen->deadline <= t1 + 1000000000u,
+		  "the proxy was told %llu, not within [%llu, %llu]",
+		  (unsigned long long)seen->deadline, (unsigned long long)(t0 + 1000000000u),
+		  (unsigned long long)(t1 + 1000000000u));
+	cr_assert_eq(yank_proxy_deadline(), 0, "a deadline outside any proxied function");
 	cr_assert_eq(seen->sizes[0], 5);
 	cr_assert_str_eq(seen->ns, "qemu:vm1");
 	cr_assert_eq(nf, 3);
