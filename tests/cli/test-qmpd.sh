@@ -229,7 +229,12 @@ timeout -k 5 120 nbdkit -U "$T/nbd.sock" -f -v --filter=delay pattern 1M rdelay=
 	>"$T/nbdkit.log" 2>&1 </dev/null &
 pids+=("$!")
 check "nbdkit listens" wait_for "[ -S '$T/nbd.sock' ]"
-start_qemu vm1 none,memory-backend=ram0 -object memory-backend-ram,id=ram0,size=32M -m 32M \
+# Its RAM is random, not zero pages: the migration below has 32 MiB to
+# send to a sink that never reads, more than the sockets' buffers hold, so
+# it cannot complete (on its own, under load) before the test yanks it.
+head -c 32M /dev/urandom >"$T/ram0"
+start_qemu vm1 none,memory-backend=ram0 \
+	-object "memory-backend-file,id=ram0,size=32M,mem-path=$T/ram0,share=on" -m 32M \
 	-chardev "socket,id=c0,host=127.0.0.1,port=$(cat "$T/c0.port")" \
 	-chardev "socket,id=c1,host=127.0.0.1,port=$(cat "$T/c1.port")" \
 	-chardev "socket,id=hid,host=127.0.0.1,port=$(cat "$T/hid.port")" \
