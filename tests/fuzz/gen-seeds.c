@@ -32,6 +32,7 @@
 #include <msgpack.h>
 #include <yank.h>
 
+#include "agent-recs.h"
 #include "layout.h"
 #include "registry.h"
 #include "segment.h"
@@ -658,34 +659,41 @@ static void gen_wire(void)
 
 /* ---- agent ---- */
 
-/* The records fuzz-agent.c's setup() makes, by the same steps. */
-static void agent_records(struct wire_item *cb, struct wire_item *fd0, struct wire_item *fd1)
+static void fake_px(void *opaque, const char *ns, const struct yank_instance *list, size_t n,
+		    int *results)
 {
-	static const struct yank_instance c0 = { YANK_CHARDEV, "c0" };
-	static const struct yank_instance d0 = { YANK_BLOCK_NODE, "d0" };
-	struct seg_params p = { .cap_proc = 4, .cap_inst = 8, .cap_rec = 16, .wait_ms = 1000 };
-	yank_registry *reg = open_reg(seg_name, 4, 8, 16);
-	struct wire_item *fds[2] = { fd0, fd1 };
-	int nfd = 0;
+	(void)opaque, (void)ns, (void)list, (void)n, (void)results;
+}
+
+/*
+ * The records fuzz-agent.c's setup() makes, by the same steps
+ * (agent-recs.h): @recs[t] names agent_recs[t].  Which functions and
+ * arguments they get changes no index or generation.
+ */
+static void agent_records(struct wire_item *recs)
+{
+	static char args[2];
+	struct seg_params p = { .cap_proc = 4, .cap_inst = 16, .cap_rec = 24, .wait_ms = 1000 };
+	yank_registry *reg = open_reg(seg_name, 4, 16, 24);
+	struct agent_env env = { fake_fn, NULL, { sock(), sock() }, { fake_px, fake_px },
+				 { &args[0], &args[1] } };
+	size_t n = 0;
 	struct seg s;
 
-	must(yank_register_instance(reg, &c0), "register c0");
-	must(yank_register_function(reg, &c0, fake_fn, NULL), "fn c0");
-	must(yank_register_fd(reg, &c0, sock()), "fd c0");
-	must(yank_register_instance(reg, &d0), "register d0");
-	must(yank_register_fd(reg, &d0, sock()), "fd d0");
+	must(agent_register(reg, &env), "agent records");
 	if (yank__seg_open(seg_name, &p, 0, &s) < 0)
 		die("cannot reopen %s", seg_name);
-	for (uint32_t i = 0; i < s.hdr->rec_hwm; i++) {
+	for (uint32_t i = 0; i < s.hdr->rec_hwm && n < AGENT_NRECS; i++) {
 		struct rec_view rv;
 
 		if (yank__read_rec(&s, i, &rv) < 0)
 			continue;
-		if (rv.kind == REC_CB)
-			*cb = (struct wire_item){ rv.idx, rv.gen, 0, 0 };
-		else if (nfd < 2)
-			*fds[nfd++] = (struct wire_item){ rv.idx, rv.gen, 0, 0 };
+		if (rv.kind != agent_recs[n].kind)
+			die("agent record %zu is of kind %u", n, rv.kind);
+		recs[n++] = (struct wire_item){ rv.idx, rv.gen, 0, 0 };
 	}
+	if (n != AGENT_NRECS)
+		die("%zu agent records, not %zu", n, AGENT_NRECS);
 	yank__seg_close(&s);
 	yank_close(reg);
 	shm_unlink(seg_name);
@@ -701,12 +709,14 @@ static void agent_seed(const char *name, struct wire_msg *m)
 static void gen_agent(void)
 {
 	static struct wire_item items[WIRE_MAX_ITEMS];
-	struct wire_item cb, fd0, fd1;
+	struct wire_item recs[AGENT_NRECS];
 	struct wire_msg m = { .op = WIRE_YANK, .items = items, .deadline = UINT64_MAX };
 	struct pk k;
 
 	clear_seeds("agent");
-	agent_records(&cb, &fd0, &fd1);
+	agent_records(recs);
+	const struct wire_item cb = recs[0], fd0 = recs[1], fd1 = recs[2], *px = &recs[3];
+	const size_t npx = AGENT_NRECS - 3;
 	items[0] = cb, items[1] = fd0, items[2] = fd1, m.n = 3;
 	agent_seed("yank-each", &m);
 	/* Callbacks run only after the fds listed before them are handed over. */
@@ -726,6 +736,25 @@ static void gen_agent(void)
 		items[i] = i % 3 ? cb : (struct wire_item){ i, i, 0, 0 };
 	m.n = WIRE_MAX_ITEMS;
 	agent_seed("yank-max-items", &m);
+
+	/* Proxied records: every one, the groups interleaved, one twice. */
+	static const size_t mix[] = { 8, 0, 6, 1, 5, 9, 2, 7, 3, 4, 0 };
+	for (m.n = 0; m.n < sizeof(mix) / sizeof(mix[0]); m.n++)
+		items[m.n] = px[mix[m.n]];
+	agent_seed("yank-proxies", &m);
+	/* Among fds, callbacks, a repeat and a proxied record gone stale. */
+	items[0] = fd0, items[1] = px[0], items[2] = cb, items[3] = px[7], items[4] = fd1;
+	items[5] = px[0], items[6] = (struct wire_item){ px[1].idx, px[1].gen + 100, 0, 0 };
+	items[7] = px[4], items[8] = cb, items[9] = px[9], m.n = 10;
+	agent_seed("yank-proxies-mixed", &m);
+	/* Results in several batches: the fds need more than one message. */
+	for (uint32_t i = 0; i < 600; i++)
+		items[i] = i % 2 ? (i % 4 == 1 ? fd0 : fd1) : px[i / 2 % npx];
+	m.n = 600;
+	agent_seed("yank-proxies-many", &m);
+	items[0] = px[0], items[1] = px[8], m.n = 2, m.deadline = 1;
+	agent_seed("yank-proxies-expired", &m);
+
 	items[0] = cb, m.n = 1, m.deadline = 1;
 	agent_seed("yank-expired", &m);
 	m.n = 0;
