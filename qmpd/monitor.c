@@ -47,6 +47,7 @@ struct qmp_conn {
 	pthread_cond_t cond;    /* greeting, replies, loss */
 	int dead;
 	const char *lost;       /* why, once dead */
+	char read_err[96];      /* lost's text when a read failed */
 	json_t *greeting;
 	struct pending *pending;
 	uint64_t next_id;
@@ -195,8 +196,13 @@ static void *reader_main(void *arg)
 		n = read(c->fd, buf + len, cap - len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		if (n < 0)
-			why = "reading failed";
+		if (n < 0) {
+			const char *e = strerrordesc_np(errno);
+
+			snprintf(c->read_err, sizeof(c->read_err), "reading failed: %s",
+				 e ? e : "unknown error");
+			why = c->read_err;
+		}
 		if (n <= 0)
 			break;
 		len += (size_t)n;

@@ -382,7 +382,8 @@ check "logged" wait_for "log_has q 'vm3 responsive again'"
 { kill -KILL "$(cat "$T/vm3.qpid")" && wait "$vm3_job"; } 2>/dev/null
 check "vm3's instances gone with QEMU" wait_for "mirror_is qemu:vm3 ''"
 # Killed with a query-yank unread, its end resets the connection instead
-# of closing it: "monitor lost: reading failed".  Either way it is gone.
+# of closing it: "monitor lost: reading failed: Connection reset by peer".
+# Either way it is gone.
 check "logged" wait_for "log_has q 'vm3 gone: '"
 
 # --- Removed in QEMU before the mirror noticed: exit 3 naming it. ---
