@@ -393,6 +393,16 @@ static void start_owner(struct job *j, struct owner *o)
 	connect_owner(j, o);
 }
 
+static int last_to_answer(const struct job *j, const struct owner *o)
+{
+	for (uint32_t k = 0; k < j->nowners; k++) {
+		const struct owner *p = &j->owners[k];
+		if (p != o && (p->state == O_WAIT || p->state == O_CONNECT))
+			return 0;
+	}
+	return 1;
+}
+
 /* One reply from @o's agent: act on each record it answers. */
 static int take_reply(struct job *j, struct owner *o)
 {
@@ -448,8 +458,10 @@ static int take_reply(struct job *j, struct owner *o)
 		/* The threads these shutdowns woke are what the operator is
 		 * waiting for.  Woken onto this CPU they would queue behind the
 		 * rest of our work (the agent's done, the audit, exit): let them
-		 * run first. */
-		sched_yield();
+		 * run first.  While other owners are still to answer, our wait
+		 * for them lets them run anyway. */
+		if (last_to_answer(j, o))
+			sched_yield();
 		/* Tell the agent its fds are no longer in flight (rule 6). */
 		struct wire_msg d = { .op = WIRE_DONE };
 		size_t dl;
