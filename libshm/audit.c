@@ -13,7 +13,6 @@
  * the host and could block on a full log socket.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +55,7 @@ static uint64_t slot_sum(const struct audit_slot *a)
 static void read_command(char *out, size_t cap)
 {
 	char buf[AUDIT_CMD];
-	ssize_t len = -1;
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
+	int len = yank__proc_file(0, "cmdline", buf, sizeof(buf));
 	if (len <= 0) {
 		snprintf(out, cap, "?");
 		return;
@@ -69,7 +63,7 @@ static void read_command(char *out, size_t cap)
 	while (len > 0 && buf[len - 1] == '\0')
 		len--;
 	size_t o = 0;
-	for (ssize_t i = 0; i < len && o + 1 < cap; i++) {
+	for (int i = 0; i < len && o + 1 < cap; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		out[o++] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
@@ -172,19 +166,19 @@ void yank__audit_not_found(struct seg *s)
 	__atomic_add_fetch(&s->hdr->yanks_not_found, 1, __ATOMIC_RELAXED);
 }
 
-/* Printable UTF-8 only: a name, a command line. */
-static int clean_text(const char *s, size_t len)
+/* How much of @s is printable UTF-8: a name, a command line. */
+static size_t clean_prefix(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	while (len) {
+	size_t at = 0;
+	while (at < len) {
 		uint32_t cp;
-		size_t k = yank__utf8_seq(p, len, &cp);
+		size_t k = yank__utf8_seq(p + at, len - at, &cp);
 		if (!k || yank__utf8_control(cp))
-			return 0;
-		p += k;
-		len -= k;
+			break;
+		at += k;
 	}
-	return 1;
+	return at;
 }
 
 /* Everything a reader relies on; anything else makes the entry torn. */
@@ -193,18 +187,14 @@ static int slot_valid(const struct audit_slot *a)
 	if (a->sum != slot_sum(a) || a->n_items > AUDIT_ITEMS || a->n_items > a->n_instances ||
 	    a->text_len > AUDIT_TEXT || (a->result != 0 && a->result != -EIO) || a->pid <= 0)
 		return 0;
-	size_t cl = strnlen(a->command, sizeof(a->command));
-	if (cl == sizeof(a->command))
+	if (strnlen(a->command, sizeof(a->command)) == sizeof(a->command))
 		return 0;
-	/* Truncation may have cut a character in two: trim, then check. */
-	while (cl && !clean_text(a->command, cl))
-		cl--;
 	size_t at = 0;
 	for (uint32_t i = 0; i < a->n_items; i++) {
 		if (a->items[i].kind > YANK_FAIL_PROXY)
 			return 0;
 		size_t len = strnlen(a->text + at, a->text_len - at);
-		if (at + len >= a->text_len || len == 0 || !clean_text(a->text + at, len))
+		if (at + len >= a->text_len || len == 0 || clean_prefix(a->text + at, len) != len)
 			return 0;
 		at += len + 1;
 	}
@@ -248,9 +238,8 @@ static int convert(const struct audit_slot *a, struct yank_audit_entry *e)
 	e->time_ns = a->time_ns;
 	e->pid = a->pid;
 	e->uid = a->uid;
-	size_t cl = strnlen(a->command, sizeof(a->command));
-	while (cl && !clean_text(a->command, cl))
-		cl--;
+	/* Truncation may have cut a character in two: up to the first bad one. */
+	size_t cl = clean_prefix(a->command, strnlen(a->command, sizeof(a->command)));
 	memcpy(e->command, a->command, cl);
 	e->command[cl] = '\0';
 	e->n_instances = a->n_instances;

@@ -23,14 +23,16 @@ static unsigned int fork_gen;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int self_valid;
 
-/* /proc/PID/@name into @buf, NUL-terminated: 0, -ENOENT (gone, or a /proc
- * that does not show it), -ESRCH (empty), or -errno.  open, read and close
- * are cancellation points, and writers get here with the registry lock
- * held: the guard is here rather than around every call that may read. */
-static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
+/* open, read and close are cancellation points, and writers get here with
+ * the registry lock held: the guard is here rather than around every call
+ * that may read. */
+int yank__proc_file(pid_t pid, const char *name, char *buf, size_t len)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", name);
 	int c = yank__cancel_off();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
@@ -43,13 +45,13 @@ static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
 	if (n <= 0)
 		return n == 0 ? -ESRCH : -e;
 	buf[n] = '\0';
-	return 0;
+	return (int)n;
 }
 
 int yank__proc_start_time(pid_t pid, uint64_t *out)
 {
 	char buf[1024];
-	int r = read_proc(pid, "stat", buf, sizeof(buf));
+	int r = yank__proc_file(pid, "stat", buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
@@ -78,7 +80,7 @@ int yank__proc_start_time(pid_t pid, uint64_t *out)
 int yank__proc_euid(pid_t pid, uid_t *out)
 {
 	char buf[2048];
-	int r = read_proc(pid, "status", buf, sizeof(buf));
+	int r = yank__proc_file(pid, "status", buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	/* "Uid:\treal\teffective\tsaved\tfs" */

@@ -21,6 +21,12 @@ pid_t yank__self_pid(void);
 uint64_t yank__self_pidns(void);
 
 /* Start time of @pid from /proc: 0 and *out, -ESRCH when gone or a zombie. */
+/*
+ * /proc/PID/@name (PID <= 0: /proc/self) into @buf, NUL-terminated after
+ * what was read: the byte count (> 0), -ENOENT (gone, or a /proc that does
+ * not show it), -ESRCH (empty), or -errno.
+ */
+int yank__proc_file(pid_t pid, const char *name, char *buf, size_t len);
 int yank__proc_start_time(pid_t pid, uint64_t *out);
 
 /* 1: the process @pid started at @start_time is alive; 0: it is gone.
