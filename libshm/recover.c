@@ -67,16 +67,8 @@ static int inst_live(const struct seg *s, uint32_t i, uint64_t gen)
 
 static int inst_ok(const struct seg *s, const struct inst_slot *in)
 {
-	if (in->type < 1 || in->type > 3 || in->name_len > 255 || in->proc >= s->cap_proc)
-		return 0;
-	if (in->name[in->name_len] != '\0' || memchr(in->name, '\0', in->name_len))
-		return 0;
-	if ((in->type == 3) != (in->name_len == 0))
-		return 0;
-	if (in->ns_len > NS_MAX ||
-	    (in->ns_len && (in->ns[in->ns_len] != '\0' || memchr(in->ns, '\0', in->ns_len))))
-		return 0;
-	return proc_ok(s, in->proc, in->proc_gen);
+	/* Exactly what readers accept, and an owner that is still there. */
+	return yank__inst_valid(s, in) && proc_ok(s, in->proc, in->proc_gen);
 }
 
 static int rec_ok(const struct seg *s, const struct rec_slot *r)

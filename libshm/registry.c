@@ -121,7 +121,7 @@ int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out)
 	return 0;
 }
 
-static int valid_inst(const struct seg *s, const struct inst_slot *c)
+int yank__inst_valid(const struct seg *s, const struct inst_slot *c)
 {
 	if (c->type < 1 || c->type > 3 || c->proc >= s->cap_proc || c->name_len > 255)
 		return 0;
@@ -157,7 +157,7 @@ int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out)
 		if (c.h.state == SLOT_FREE)
 			return -ENOENT;
 	}
-	if (c.h.state != SLOT_LIVE || !valid_inst(s, &c))
+	if (c.h.state != SLOT_LIVE || !yank__inst_valid(s, &c))
 		return -EPROTO;
 	out->idx = idx;
 	out->gen = c.h.gen;

@@ -99,6 +99,9 @@ static inline void slot_end(struct slot_head *h)
 /* Readers: 0, -ENOENT (slot free), -EAGAIN (a writer is in the slot), -EPROTO. */
 int yank__read_proc(const struct seg *s, uint32_t idx, struct proc_view *out);
 int yank__read_inst(const struct seg *s, uint32_t idx, struct inst_view *out);
+/* Does a copy of an instance slot hold what readers accept (type, name,
+ * namespace, owner index)?  The repair keeps exactly these. */
+int yank__inst_valid(const struct seg *s, const struct inst_slot *c);
 int yank__read_rec(const struct seg *s, uint32_t idx, struct rec_view *out);
 
 
