@@ -124,10 +124,15 @@ static void fill_light(void)
 	__atomic_store_n(&light.valid, 1, __ATOMIC_RELEASE);
 }
 
-static void fill_self(void)
+static void need_light(void)
 {
 	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
 		fill_light();
+}
+
+static void fill_self(void)
+{
+	need_light();
 	self_id.pid = light.pid;
 	self_id.pidns_ino = light.pidns_ino;
 	if (yank__proc_start_time(self_id.pid, &self_id.start_time) < 0)
@@ -160,16 +165,14 @@ const struct owner_id *yank__self(void)
 pid_t yank__self_pid(void)
 {
 	pthread_once(&once, init_once);
-	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
-		fill_light();
+	need_light();
 	return light.pid;
 }
 
 uint64_t yank__self_pidns(void)
 {
 	pthread_once(&once, init_once);
-	if (!__atomic_load_n(&light.valid, __ATOMIC_ACQUIRE))
-		fill_light();
+	need_light();
 	return light.pidns_ino;
 }
 
