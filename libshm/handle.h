@@ -37,4 +37,10 @@ struct yank_registry {
 	struct yank_registry *next_open; /* every open handle, for the fork hook */
 };
 
+/*
+ * Before taking the registry lock: the handle's local table and its agent,
+ * made once (under agent_mu) on the first registration.  0 or -errno.
+ */
+int yank__start_agent(struct yank_registry *reg);
+
 #endif
