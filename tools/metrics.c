@@ -179,6 +179,9 @@ int yc_cmd_metrics(const struct yc_args *a)
 			fputs("yank_instance_stalled{", f);
 			label(f, "type", t, true);
 			label(f, "name", in->name ? in->name : "", false);
+			/* A mirrored chardev:c0 and a native one are two series. */
+			if (in->ns)
+				label(f, "namespace", in->ns, false);
 			label(f, "user", sc.user[s], false);
 			fprintf(f, "} %d\n", v.inst[gi].v == YC_V_STALLED);
 		}

@@ -44,6 +44,16 @@ json_check "$T/list.json" 'all("namespace" not in i for i in d if i["pid"] == '"
 json_check "$T/list.json" 'all(i.get("proxied") == 1 for i in d if i.get("namespace"))' \
 	"list --json: each mirrored instance has its proxied function"
 
+# ---- metrics: the native and the mirrored c0 are two series ----
+expect_rc 0 "metrics" "$YANKCTL" --segment "$S" metrics
+cp "$T/out" "$T/m.prom"
+check "metrics: the mirrored c0 has its namespace label" \
+	grep -qE '^yank_instance_stalled\{type="chardev",name="c0",namespace="qemu:vm1",user="[^"]*"\} ' "$T/m.prom"
+check "metrics: the native c0 has none" \
+	grep -qE '^yank_instance_stalled\{type="chardev",name="c0",user="[^"]*"\} ' "$T/m.prom"
+check "metrics: no label set twice" \
+	test -z "$(grep '^yank_' "$T/m.prom" | sed 's/} .*/}/' | sort | uniq -d)"
+
 # ---- spelling ----
 expect_rc 1 "a bad namespace" "$YANKCTL" --segment "$S" yank 'qe mu/chardev:c0'
 err_has "namespace" "bad namespace: says what is wrong"
