@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "handle.h"
+#include "owner.h"
 #include "recsock.h"
 #include "registry.h"
 #include "segment.h"
@@ -36,6 +37,19 @@ static int cmp_out(const void *a, const void *b)
 	if (x->order != y->order)
 		return x->order < y->order ? -1 : 1;
 	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/*
+ * Does @pv's pid name its owner here?  Callers read /proc/PID: a pid from
+ * another pid namespace, or one reused since its owner died, would be
+ * some other process's.
+ */
+static int this_pid(const struct proc_view *pv)
+{
+	uint64_t mine = yank__self_pidns();
+	if (pv->pidns_ino && mine && pv->pidns_ino != mine)
+		return 0;
+	return yank__owner_alive(pv->pid, pv->start_time);
 }
 
 /* The fd records, as copied from their slots. */
@@ -115,7 +129,8 @@ int yank__recsock_list(yank_registry *reg, struct yank__recsock **out, size_t *n
 
 				last_proc = iv.proc;
 				last_proc_gen = iv.proc_gen;
-				pid = yank__read_proc(s, iv.proc, &pv) == 0 && pv.gen == iv.proc_gen
+				pid = yank__read_proc(s, iv.proc, &pv) == 0 && pv.gen == iv.proc_gen &&
+						      this_pid(&pv)
 					      ? pv.pid
 					      : 0;
 			}

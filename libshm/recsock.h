@@ -17,7 +17,8 @@
 
 struct yank__recsock {
 	uint64_t order; /* the instance's registration order, as yank_query() reports it */
-	pid_t pid;      /* its owner, 0 when the owner's slot could not be read */
+	pid_t pid;      /* its owner; 0 when its slot could not be read, or the pid would
+			 * name another process here (other pid namespace, owner dead) */
 	int fd;         /* the fd number in the owner */
 	uint64_t dev;   /* st_dev and st_ino of the socket when it was registered */
 	uint64_t ino;
