@@ -73,6 +73,34 @@ static ssize_t read_all(int fd, char *buf, size_t cap, long until)
 	return (ssize_t)n;
 }
 
+/*
+ * Reap @pid, killed once @until has passed (a child that closed its output
+ * and went on): 0 and its status, or -ETIMEDOUT, -errno.  Even killed, a
+ * child stuck in the kernel (a hung NFS home, say) is waited for a second
+ * at most, then left to init.
+ */
+static int reap(pid_t pid, long until, int *st)
+{
+	int killed = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, st, WNOHANG);
+		if (w == pid)
+			return killed ? -ETIMEDOUT : 0;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		long now = now_ms();
+		if (killed && now >= until)
+			return -ETIMEDOUT;
+		if (!killed && now >= until) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			until = now + 1000;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int yc_getent(const char *db, const char *key, char *line, size_t cap)
 {
 	int fds[2];
@@ -93,13 +121,12 @@ int yc_getent(const char *db, const char *key, char *line, size_t cap)
 	}
 	ssize_t n = read_all(fds[0], buf, sizeof(buf) - 1, until);
 	close(fds[0]);
-	if (n < 0)
-		kill(pid, SIGKILL);
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st;
+	int w = reap(pid, n < 0 ? now_ms() : until, &st);
 	if (n < 0)
 		return (int)n;
+	if (w < 0)
+		return w;
 	/* getent: 0 found, 2 no such key; anything else is its failure. */
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return WIFEXITED(st) && WEXITSTATUS(st) == 2 ? -ENOENT : -EIO;

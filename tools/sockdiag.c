@@ -97,9 +97,13 @@ int yc_diag_open(uint32_t timeout_ms, struct yc_diag **out)
 
 	if (!d)
 		return -ENOMEM;
+	d->timeout_ms = timeout_ms ? timeout_ms : 1000;
+	struct timeval tv = { d->timeout_ms / 1000, (long)(d->timeout_ms % 1000) * 1000 };
 	d->buf = malloc(BUF_SIZE);
 	d->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (!d->buf || d->fd < 0) {
+	/* Without its receive timeout a request could wait for ever. */
+	if (!d->buf || d->fd < 0 ||
+	    setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		int r = d->buf ? -errno : -ENOMEM;
 
 		if (d->fd >= 0)
@@ -108,9 +112,6 @@ int yc_diag_open(uint32_t timeout_ms, struct yc_diag **out)
 		free(d);
 		return r;
 	}
-	d->timeout_ms = timeout_ms ? timeout_ms : 1000;
-	struct timeval tv = { d->timeout_ms / 1000, (long)(d->timeout_ms % 1000) * 1000 };
-	setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	*out = d;
 	return 0;
 }
