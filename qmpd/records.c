@@ -233,13 +233,15 @@ static int load(struct qmpd_dir *d, const char *file, struct qmpd_record *out, c
 		r = -errno;
 		if (r == -ENOENT)
 			return r;
-		if (r == -ELOOP)
+		if (r == -ELOOP) {
 			snprintf(why, whylen, "a symbolic link, not a regular file");
-		else
-			snprintf(why, whylen, "cannot open it: %s", strerror(-r));
+			return -EPERM;
+		}
+		snprintf(why, whylen, "cannot open it: %s", strerror(-r));
 		return r;
 	}
-	r = -EINVAL;
+	/* -EPERM: a file we must not trust; -EINVAL below: one we cannot use. */
+	r = -EPERM;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		snprintf(why, whylen, "fstat: %s", strerror(-r));
@@ -258,6 +260,7 @@ static int load(struct qmpd_dir *d, const char *file, struct qmpd_record *out, c
 		snprintf(why, whylen, "writable by every user");
 		goto out;
 	}
+	r = -EINVAL;
 	if (st.st_size > RECORD_MAX) {
 		snprintf(why, whylen, "larger than %d bytes", RECORD_MAX);
 		goto out;
@@ -330,8 +333,11 @@ static void reconcile(struct qmpd_dir *d, const char *file)
 	}
 	if (r < 0) {
 		qmpd_log("%s/%s: bad record, skipped: %s", d->path, file, why);
-		if (e)
-			drop(d, e, "record no longer valid");
+		/* Untrusted now (another owner, a link): what it named goes.
+		 * Merely unusable (half edited, a typo): bad input changes
+		 * nothing, and the QEMU it named keeps its mirror. */
+		if (e && r == -EPERM)
+			drop(d, e, "record no longer trusted");
 		return;
 	}
 	if (e && qmpd_record_same(&e->rec, &rec)) {

@@ -426,6 +426,15 @@ check "an unknown member" wait_for "log_has q 'bad3.json: bad record, skipped: u
 check "a relative socket" wait_for "log_has q 'bad4.json: bad record, skipped: \"socket\" must be an absolute path'"
 check "one line per bad record" test "$(grep -c 'bad record' "$T/q.log")" = 4
 check "vm1 still mirrored" test -n "$(mirror qemu:vm1)"
+# A served record rewritten badly (an edit half done): logged, and the QEMU
+# it names keeps its mirror; bad input changes nothing.
+cp "$D/vm1.json" "$T/vm1.good"
+vm1_before=$(mirror qemu:vm1)
+put_record "$D" vm1 '{"name": "vm1", '
+check "a served record rewritten badly is logged" wait_for "log_has q 'vm1.json: bad record, skipped: not JSON'"
+check "and vm1 keeps its mirror" test "$(mirror qemu:vm1)" = "$vm1_before"
+check "not detached" no log_has q "vm1 gone: record no longer"
+put_record "$D" vm1 "$(cat "$T/vm1.good")"
 
 # --- The directory removed: nothing left to watch, exit 2. ---
 mkdir "$T/gone.d"
