@@ -145,7 +145,7 @@ static int unregister(struct qmpd_vm *vm, struct minst *m)
 	return r;
 }
 
-static void try_register(struct qmpd_vm *vm, struct minst *m)
+static int try_register(struct qmpd_vm *vm, struct minst *m)
 {
 	struct yank_instance in = {m->type, m->name};
 	int r;
@@ -160,10 +160,11 @@ static void try_register(struct qmpd_vm *vm, struct minst *m)
 	}
 	if (r < 0) {
 		report(vm, m, r, "mirror");
-		return;
+		return r;
 	}
 	m->registered = 1;
 	m->err = 0;
+	return 0;
 }
 
 static struct minst *mirror_add(struct qmpd_vm *vm, enum yank_type type, const char *name)
@@ -218,14 +219,23 @@ static void apply(struct qmpd_vm *vm, const json_t *list)
 		if (m)
 			m->seen = 1;
 	}
-	/* Gone from QEMU: out of the registry (kept while that fails, retried). */
-	for (i = vm->n_mirror; i-- > 0;) {
-		if (!vm->mirror[i].seen && (!vm->mirror[i].registered || unregister(vm, &vm->mirror[i]) == 0))
+	/*
+	 * Gone from QEMU: out of the registry (kept while that fails, retried).
+	 * A lock that is not to be had (its holder is stopped) will not be had
+	 * for the next instance either: the rest waits for the next sync,
+	 * rather than a lock timeout each.
+	 */
+	int r = 0;
+	for (i = vm->n_mirror; i-- > 0 && r != -ETIMEDOUT;) {
+		if (vm->mirror[i].seen)
+			continue;
+		r = vm->mirror[i].registered ? unregister(vm, &vm->mirror[i]) : 0;
+		if (r == 0)
 			mirror_del(vm, i);
 	}
-	for (i = 0; i < vm->n_mirror; i++)
+	for (i = 0; i < vm->n_mirror && r != -ETIMEDOUT; i++)
 		if (vm->mirror[i].seen && !vm->mirror[i].registered)
-			try_register(vm, &vm->mirror[i]);
+			r = try_register(vm, &vm->mirror[i]);
 }
 
 static size_t n_registered(const struct qmpd_vm *vm)
@@ -559,11 +569,14 @@ static void run(struct qmpd_vm *vm, struct qmp_conn *c)
 	}
 }
 
-/* Unregister what can be; what cannot stays listed in the mirror. */
+/* Unregister what can be; what cannot stays listed in the mirror (all
+ * that is left, at the first lock timeout: see apply()). */
 static void unregister_all(struct qmpd_vm *vm)
 {
-	for (size_t i = vm->n_mirror; i-- > 0;) {
-		if (!vm->mirror[i].registered || unregister(vm, &vm->mirror[i]) == 0)
+	int r = 0;
+	for (size_t i = vm->n_mirror; i-- > 0 && r != -ETIMEDOUT;) {
+		r = vm->mirror[i].registered ? unregister(vm, &vm->mirror[i]) : 0;
+		if (r == 0)
 			mirror_del(vm, i);
 	}
 	if (vm->marked && !vm->n_mirror)
