@@ -265,13 +265,12 @@ static bool listed(const struct watch *w, const struct yank_instance_info *in)
 {
 	if (w->a->yank_all)
 		return true;
-	for (size_t i = 0; i < w->a->n_instances; i++) {
-		const struct yank_instance *y = &w->a->instances[i];
+	struct yank_instance have = { in->type, in->name };
 
-		if (y->type == in->type &&
-		    (y->type == YANK_MIGRATION || (in->name && !strcmp(y->name, in->name))))
+	for (size_t i = 0; i < w->a->n_instances; i++)
+		if (yc_same_instance(w->a->ns ? w->a->ns[i] : NULL, &w->a->instances[i], in->ns,
+				     &have))
 			return true;
-	}
 	return false;
 }
 
