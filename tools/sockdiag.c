@@ -62,7 +62,6 @@ struct yc_diag {
 	char *buf;
 	struct entry *e;
 	size_t n;
-	uint64_t dumps, lookups;
 	uint64_t dump_ns;   /* what the last dump of both TCP tables took */
 	uint64_t lookup_ns; /* what an exact TCP lookup takes, on average */
 };
@@ -124,12 +123,6 @@ void yc_diag_close(struct yc_diag *d)
 	free(d->buf);
 	free(d->e);
 	free(d);
-}
-
-void yc_diag_counts(const struct yc_diag *d, uint64_t *dumps, uint64_t *lookups)
-{
-	*dumps = d->dumps;
-	*lookups = d->lookups;
 }
 
 static struct entry *find(struct yc_diag *d, uint32_t ino)
@@ -315,7 +308,6 @@ static int dump_tcp(struct yc_diag *d, int family)
 		       .idiag_states = ~(1u << ST_TIME_WAIT | 1u << ST_NEW_SYN_RECV) },
 	};
 
-	d->dumps++;
 	return transact(d, &req.h, 1, dump_tcp_one, NULL);
 }
 
@@ -339,7 +331,6 @@ static int exact_tcp(struct yc_diag *d, struct entry *e)
 		       .idiag_ext = 1 << (INET_DIAG_INFO - 1), .idiag_states = ~0u, .id = e->id },
 	};
 
-	d->lookups++;
 	return transact(d, &req.h, 0, exact_tcp_one, e);
 }
 
@@ -412,7 +403,6 @@ static int exact_unix(struct yc_diag *d, uint32_t ino, struct unix_reply *u)
 
 	memset(u, 0, sizeof(*u));
 	u->ino = ino;
-	d->lookups++;
 	int r = transact(d, &req.h, 0, exact_unix_one, u);
 	return r < 0 ? r : u->found ? 0 : -ENOENT;
 }

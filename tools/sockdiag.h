@@ -48,8 +48,6 @@ int yc_diag_sample(struct yc_diag *d, const uint64_t *ino, size_t n, struct yc_s
 
 #define YC_DIAG_RETRY_MS 10000
 
-/* How many dumps and exact lookups the handle made: for tests and the bench. */
-void yc_diag_counts(const struct yc_diag *d, uint64_t *dumps, uint64_t *lookups);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t yc_now_ms(void);
