@@ -37,10 +37,29 @@ bool yc_host_scope(const struct yc_args *a)
 	return geteuid() == 0 && !a->segment && !a->have_user && !(env && *env);
 }
 
+/*
+ * Remembered for the run: yankctl's names come from a getent child (up to
+ * 2 s when NSS is slow), and watch asks again every round.  One thread.
+ */
 void yc_user_name(uid_t uid, char *out, size_t len)
 {
+	static struct {
+		uid_t uid;
+		char name[64];
+	} seen[16];
+	static size_t n_seen;
+
+	for (size_t i = 0; i < n_seen; i++)
+		if (seen[i].uid == uid) {
+			snprintf(out, len, "%s", seen[i].name);
+			return;
+		}
 	if (yank__user_name(uid, out, len) < 0)
 		snprintf(out, len, "%u", (unsigned)uid);
+	if (n_seen < sizeof(seen) / sizeof(seen[0]) && strlen(out) < sizeof(seen[0].name)) {
+		seen[n_seen].uid = uid;
+		snprintf(seen[n_seen++].name, sizeof(seen[0].name), "%s", out);
+	}
 }
 
 static void host_close(struct host *h)
