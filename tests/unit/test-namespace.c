@@ -394,15 +394,22 @@ static void count_cb(void *o)
 	(*(int *)o)++;
 }
 
+/* A registry @tag where c0, with a counting callback, was yanked @n times. */
+static yank_registry *yanked_times(const char *tag, int n, int *runs)
+{
+	yank_registry *r = open_seg(tag);
+	cr_assert_eq(yank_register_instance(r, &C0), 0);
+	cr_assert_eq(yank_register_function(r, &C0, count_cb, runs), 0);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(yank_yank(r, &C0, 1), 0);
+	cr_assert_eq(*runs, n);
+	return r;
+}
+
 Test(namespace, the_ring_keeps_the_last_256_in_order)
 {
-	yank_registry *r = open_seg("audit-wrap");
 	int runs = 0;
-	cr_assert_eq(yank_register_instance(r, &C0), 0);
-	cr_assert_eq(yank_register_function(r, &C0, count_cb, &runs), 0);
-	for (int i = 0; i < 300; i++)
-		cr_assert_eq(yank_yank(r, &C0, 1), 0);
-	cr_assert_eq(runs, 300);
+	yank_registry *r = yanked_times("audit-wrap", 300, &runs);
 	struct yank_audit_entry *e;
 	size_t n;
 	cr_assert_eq(yank_audit_read(r, 0, &e, &n), 0);
@@ -431,12 +438,8 @@ Test(namespace, the_ring_keeps_the_last_256_in_order)
 /* White-box: a writer that died mid-entry, and a scribble. */
 Test(namespace, torn_and_scribbled_entries_are_reported_not_trusted)
 {
-	yank_registry *r = open_seg("audit-torn");
 	int runs = 0;
-	cr_assert_eq(yank_register_instance(r, &C0), 0);
-	cr_assert_eq(yank_register_function(r, &C0, count_cb, &runs), 0);
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(yank_yank(r, &C0, 1), 0);
+	yank_registry *r = yanked_times("audit-torn", 3, &runs);
 	struct audit_slot *ring = r->seg.audit;
 	ring[0].seq = 1;        /* entry 0 claimed, never finished */
 	ring[1].text[0] = 'X';  /* entry 1 changed under its sum */
@@ -471,10 +474,8 @@ Test(namespace, each_yank_is_one_syslog_line_with_key_values)
 	memcpy(path, sa.sun_path, sizeof(path));
 	yank__syslog_path = path;
 
-	yank_registry *r = open_seg("audit-syslog");
 	int runs = 0;
-	cr_assert_eq(yank_register_instance(r, &C0), 0);
-	cr_assert_eq(yank_register_function(r, &C0, count_cb, &runs), 0);
+	yank_registry *r = yanked_times("audit-syslog", 0, &runs);
 	int fds = tu_count_fds();
 	cr_assert_eq(yank_yank(r, &C0, 1), 0);
 	cr_assert_eq(tu_count_fds(), fds, "the log socket must not stay open");
